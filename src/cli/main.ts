@@ -1,0 +1,51 @@
+/**
+ * `sealbox <command> [options]`. Each command lives in its own module, loaded on demand, and
+ * exports `run(argv): Promise<number>` returning the process exit code.
+ */
+export interface CliCommand {
+  summary: string;
+  load: () => Promise<{ run(argv: string[]): Promise<number> }>;
+}
+
+/** Exit codes, stable so scripts can branch on them. */
+export const EXIT = {
+  OK: 0,
+  /** Anything unexpected. */
+  FAILURE: 1,
+  /** Bad flags or arguments. */
+  USAGE: 2,
+  /** Authentication or authorization failed (KMS or proxy said no). */
+  AUTH: 3,
+  /** The input is not a valid envelope, or failed authentication (tampered, truncated). */
+  INVALID_INPUT: 4,
+} as const;
+
+export const commands: Record<string, CliCommand> = {
+  start: { summary: 'local KMS + proxy + demo page (what `npm start` runs)', load: () => import('./start.js') },
+};
+
+export function usage(): string {
+  const lines = ['Usage: sealbox <command> [options]', '', 'Commands:'];
+  for (const [name, command] of Object.entries(commands)) lines.push(`  ${name.padEnd(10)} ${command.summary}`);
+  lines.push('', 'Run `sealbox <command> --help` for a command\'s options.');
+  return lines.join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage());
+    return name === undefined ? EXIT.USAGE : EXIT.OK;
+  }
+  if (name === '--version' || name === '-v') {
+    console.log('sealbox 0.1.0');
+    return EXIT.OK;
+  }
+  const command = commands[name];
+  if (!command) {
+    console.error(`sealbox: unknown command '${name}'\n\n${usage()}`);
+    return EXIT.USAGE;
+  }
+  const module = await command.load();
+  return module.run(rest);
+}

@@ -1,0 +1,67 @@
+/**
+ * Every failure Sealbox reports is a `SealboxError` with a stable `code`. Callers branch on `code`;
+ * the message is for people and may change between versions.
+ */
+export type SealboxErrorCode =
+  /** The bytes are not a well-formed envelope (bad magic, bad CBOR, wrong types, unknown fields). */
+  | 'ERR_FORMAT'
+  /** The envelope declares a format version this library does not implement. */
+  | 'ERR_UNSUPPORTED_VERSION'
+  /** The envelope names a suite, recipient type or parameter this library does not implement. */
+  | 'ERR_UNSUPPORTED'
+  /** A declared limit was exceeded (header size, recipients, context, chunk size, input length). */
+  | 'ERR_LIMIT'
+  /** The key commitment did not match: wrong data key, or a changed protected header or salt. */
+  | 'ERR_COMMITMENT'
+  /** A chunk failed authentication, or chunks were reordered, duplicated or dropped. */
+  | 'ERR_TAMPERED'
+  /** The ciphertext ended early: a missing final chunk, or an end mid-chunk. */
+  | 'ERR_TRUNCATED'
+  /** No keyring could unwrap any recipient of the envelope. */
+  | 'ERR_NO_KEYRING_MATCH'
+  /** The envelope's encryption context lacks a pair the caller required. */
+  | 'ERR_CONTEXT_MISMATCH'
+  /** A requested plaintext range lies outside the message. */
+  | 'ERR_RANGE'
+  /** A caller passed an argument of the wrong type or shape. */
+  | 'ERR_INVALID_ARGUMENT'
+  /** The stream was cancelled or aborted. */
+  | 'ERR_ABORTED'
+  /** KMS or proxy refused the caller. */
+  | 'ERR_ACCESS_DENIED'
+  /** KMS or proxy rate limit; retried with backoff before surfacing. */
+  | 'ERR_THROTTLED'
+  /** The KMS key is disabled. */
+  | 'ERR_KEY_DISABLED'
+  /** The KMS key is pending deletion or otherwise unusable. */
+  | 'ERR_KEY_STATE'
+  /** The KMS key or alias does not exist. */
+  | 'ERR_NOT_FOUND'
+  /** The KMS could not decrypt the wrapped key (wrong key, changed context). */
+  | 'ERR_KMS_DECRYPT'
+  /** Any other KMS error, or a network failure talking to it. */
+  | 'ERR_KMS'
+  /** An upstream call timed out. */
+  | 'ERR_TIMEOUT';
+
+export interface SealboxErrorOptions {
+  cause?: unknown;
+  /** KMS request id, when the error came from a KMS or proxy call. */
+  requestId?: string;
+}
+
+export class SealboxError extends Error {
+  readonly code: SealboxErrorCode;
+  readonly requestId?: string;
+
+  constructor(code: SealboxErrorCode, message: string, options: SealboxErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'SealboxError';
+    this.code = code;
+    if (options.requestId !== undefined) this.requestId = options.requestId;
+  }
+}
+
+export function isSealboxError(value: unknown, code?: SealboxErrorCode): value is SealboxError {
+  return value instanceof SealboxError && (code === undefined || value.code === code);
+}
