@@ -1,0 +1,43 @@
+/**
+ * A keyring wraps a message's data key for one or more recipients, and unwraps it again. It is
+ * a small public interface, so a keyring for another KMS (Vault, GCP, Azure) is a page of code.
+ */
+import type { EncryptionContext, Recipient } from '../format/header.js';
+
+/**
+ * A 32-byte data key: bytes, or a non-extractable HMAC SHA-512 CryptoKey (what RSA `unwrapKey`
+ * gives, so the key never exists as bytes in JavaScript).
+ */
+export type DataKey = Uint8Array | CryptoKey;
+
+export interface WrapRequest {
+  context: EncryptionContext;
+  /** magic ‖ version ‖ protected header bytes: the AAD for schemes that take one. */
+  headerAad: Uint8Array;
+  /** Present when another keyring already generated the data key: wrap this one, don't make one. */
+  dataKey?: Uint8Array;
+}
+
+export interface WrapResult {
+  /** The 32-byte data key (the one passed in, or a fresh one). */
+  dataKey: Uint8Array;
+  recipients: Recipient[];
+}
+
+export interface UnwrapRequest {
+  context: EncryptionContext;
+  headerAad: Uint8Array;
+  recipients: readonly Recipient[];
+}
+
+export interface Keyring {
+  wrapDataKey(request: WrapRequest): Promise<WrapResult>;
+  /**
+   * Resolves to the data key, or to `undefined` when no recipient is this keyring's. Throws a
+   * SealboxError when a recipient is this keyring's but unwrapping it failed (access denied,
+   * disabled key, wrong key material…), so the caller can say why.
+   */
+  unwrapDataKey(request: UnwrapRequest): Promise<DataKey | undefined>;
+}
+
+export const DATA_KEY_BYTES = 32;
