@@ -1,0 +1,135 @@
+/**
+ * Hash-chained audit lines (runtime-agnostic: WebCrypto only, no Node imports).
+ *
+ * Each audit record is one line of JSON. A line is built from a record in two steps:
+ *
+ *   body = JSON.stringify({ ...record, prevHash })        prevHash = hash of the previous line
+ *   hash = hex(SHA-256(UTF-8(body)))                        (64 zeros before the first line)
+ *   line = body without its final "}"  +  ',"hash":"' + hash + '"}'
+ *
+ * So every line carries its own hash as its last member and the hash of the line before it
+ * (`prevHash`). `verifyAuditChain` recomputes both: an edited line fails its own hash (or, if the
+ * editor recomputed that, the next line's `prevHash`); a deleted, inserted or reordered line breaks
+ * the `prevHash` link. Removing lines from the *end* of a file cannot be detected from the file
+ * alone: compare the last hash with one kept elsewhere (`lastHash` in the result).
+ *
+ * The same chain serves the local KMS's audit file and the proxy's.
+ */
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** A SHA-256 implementation; defaults to WebCrypto. Node callers may pass a synchronous one. */
+export type Sha256 = (data: Uint8Array) => Uint8Array | Promise<Uint8Array>;
+
+const encoder = new TextEncoder();
+
+export const webCryptoSha256: Sha256 = async (data) =>
+  new Uint8Array(await crypto.subtle.digest('SHA-256', data as Uint8Array<ArrayBuffer>));
+
+export function toHex(bytes: Uint8Array): string {
+  let out = '';
+  for (const b of bytes) out += (b < 16 ? '0' : '') + b.toString(16);
+  return out;
+}
+
+export interface ChainedLine {
+  /** The full line, without a trailing newline. */
+  line: string;
+  /** This line's hash (the next line's `prevHash`). */
+  hash: string;
+}
+
+/**
+ * Serialises `record` as the next line after the line whose hash is `prevHash`. The record must not
+ * have its own `prevHash` or `hash` members.
+ */
+export async function chainLine(
+  record: Record<string, unknown>,
+  prevHash: string,
+  sha256: Sha256 = webCryptoSha256,
+): Promise<ChainedLine> {
+  const body = JSON.stringify({ ...record, prevHash });
+  const hash = toHex(await sha256(encoder.encode(body)));
+  return { line: `${body.slice(0, -1)},"hash":"${hash}"}`, hash };
+}
+
+/**
+ * Appends records one after another; keeps the running hash. Not safe to call concurrently:
+ * callers serialise (the KMS file sink does).
+ */
+export class AuditChain {
+  #last: string;
+  readonly #sha256: Sha256;
+
+  constructor(lastHash: string = GENESIS_HASH, sha256: Sha256 = webCryptoSha256) {
+    this.#last = lastHash;
+    this.#sha256 = sha256;
+  }
+
+  get lastHash(): string {
+    return this.#last;
+  }
+
+  async append(record: Record<string, unknown>): Promise<string> {
+    const { line, hash } = await chainLine(record, this.#last, this.#sha256);
+    this.#last = hash;
+    return line;
+  }
+}
+
+export type AuditVerifyResult =
+  | { ok: true; count: number; lastHash: string }
+  | { ok: false; count: number; line: number; reason: string };
+
+const TAIL = /,"hash":"([0-9a-f]{64})"\}$/;
+
+/** Returns the hash recorded in a line (without verifying it), or undefined if it has none. */
+export function lineHash(line: string): string | undefined {
+  return TAIL.exec(line)?.[1];
+}
+
+/**
+ * Checks a sequence of lines (a trailing empty line, from a final newline, is ignored). `line` in a
+ * failure is 1-based: the first line that does not verify. `count` is the number of good lines
+ * before it.
+ */
+export async function verifyAuditChain(
+  lines: Iterable<string> | AsyncIterable<string>,
+  sha256: Sha256 = webCryptoSha256,
+): Promise<AuditVerifyResult> {
+  let expected = GENESIS_HASH;
+  let n = 0;
+  let pendingEmpty = false;
+  for await (const raw of lines as AsyncIterable<string>) {
+    if (pendingEmpty) return { ok: false, count: n, line: n + 1, reason: 'empty line' };
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line === '') {
+      pendingEmpty = true;
+      continue;
+    }
+    const lineNo = n + 1;
+    const m = TAIL.exec(line);
+    if (!m) return { ok: false, count: n, line: lineNo, reason: 'no trailing "hash" member' };
+    const body = `${line.slice(0, m.index)}}`;
+    const hash = toHex(await sha256(encoder.encode(body)));
+    if (hash !== m[1]) return { ok: false, count: n, line: lineNo, reason: 'hash does not match the line (edited)' };
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return { ok: false, count: n, line: lineNo, reason: 'not JSON' };
+    }
+    const prev = (parsed as { prevHash?: unknown } | null)?.prevHash;
+    if (typeof parsed !== 'object' || parsed === null || prev !== expected) {
+      return {
+        ok: false,
+        count: n,
+        line: lineNo,
+        reason: 'prevHash does not match the previous line (a line was removed, inserted or reordered)',
+      };
+    }
+    expected = hash;
+    n = lineNo;
+  }
+  return { ok: true, count: n, lastHash: expected };
+}

@@ -1,0 +1,1151 @@
+/**
+ * The KMS JSON 1.1 API of the local KMS: one `fetch` handler. Authenticates (SigV4), authorizes
+ * (key policy, src/policy), runs the operation against the store and writes the audit record.
+ *
+ * Every lookup is scoped by (region, account): the region comes from the request's SigV4 credential
+ * scope, the account from the caller's credential (or from a key ARN for cross-account use), so
+ * several regions and accounts can live in one store.
+ */
+import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual, constants as cryptoConstants, generateKeyPair, privateDecrypt, createPrivateKey } from 'node:crypto';
+import { promisify } from 'node:util';
+import { encryptionContextKeys, evaluatePolicy, parsePolicy, defaultKeyPolicy, PolicyError, type Policy } from '../policy/index.js';
+import { openBlob, parseBlob, sealBlob } from './blob.js';
+import { KmsError, invalidCiphertext, invalidKeyUsage, invalidState, notFound, unsupportedOperation, validation } from './errors.js';
+import { Input, b64, constraint } from './input.js';
+import {
+  SPECS,
+  SignInputError,
+  algorithmsFor,
+  generateMaterial,
+  hmac,
+  isKeySpec,
+  publicKeyDer,
+  rsaDecrypt,
+  rsaEncrypt,
+  rsaMaxPlaintext,
+  secretOf,
+  signMessage,
+  verifyMessage,
+} from './keyspec.js';
+import { SigV4Error, verifySigV4, type SigV4Crypto } from './sigv4.js';
+import {
+  KeyStore,
+  isValidAccount,
+  isValidRegion,
+  keyState,
+  type AliasRecord,
+  type KeyRecord,
+  type KeySpec,
+  type KeyUsage,
+  type KeyVersion,
+  type StoredCredential,
+} from './store.js';
+
+const generateKeyPairAsync = promisify(generateKeyPair);
+const DAY = 86_400_000;
+const JSON_TYPE = 'application/x-amz-json-1.1';
+const MAX_BODY = 1024 * 1024;
+const ON_DEMAND_ROTATION_LIMIT = 25;
+
+export interface AuditSink {
+  record(record: Record<string, unknown>): Promise<void>;
+}
+
+export interface Caller {
+  accessKeyId: string;
+  account: string;
+  principal: string;
+}
+
+interface Ctx {
+  requestId: string;
+  op: string;
+  region: string;
+  caller: Caller;
+  now: number;
+  audit: { keyId?: string; encryptionContext?: Record<string, string>; params?: Record<string, unknown> };
+}
+
+const nodeSigV4Crypto: SigV4Crypto = {
+  sha256: (d) => createHash('sha256').update(d).digest(),
+  hmacSha256: (k, d) => createHmac('sha256', k).update(d).digest(),
+};
+
+export interface HandlerOptions {
+  store: KeyStore;
+  defaultAccount: string;
+  defaultRegion: string;
+  clock: () => number;
+  requestClock: () => number;
+  maxSkewMs: number;
+  audit?: AuditSink;
+}
+
+const ALIAS_RE = /^alias\/[a-zA-Z0-9/_-]+$/;
+const KEY_ARN_RE = /^arn:([a-z-]+):kms:([a-z0-9-]+):(\d{12}):key\/(.+)$/;
+const ALIAS_ARN_RE = /^arn:([a-z-]+):kms:([a-z0-9-]+):(\d{12}):(alias\/.+)$/;
+
+type Op = (ctx: Ctx, input: Input) => Promise<Record<string, unknown>>;
+
+export class KmsHandler {
+  readonly store: KeyStore;
+  readonly #o: HandlerOptions;
+  readonly #credentials = new Map<string, StoredCredential>();
+  readonly #signingKeys = new Map<string, Uint8Array>();
+  readonly #policyCache = new Map<string, Policy>();
+  readonly #ops: Record<string, Op>;
+
+  constructor(options: HandlerOptions) {
+    this.#o = options;
+    this.store = options.store;
+    for (const c of options.store.credentials) this.#credentials.set(c.accessKeyId, c);
+    this.#ops = {
+      CreateKey: (c, i) => this.createKey(c, i),
+      DescribeKey: (c, i) => this.describeKey(c, i),
+      ListKeys: (c, i) => this.listKeys(c, i),
+      UpdateKeyDescription: (c, i) => this.updateKeyDescription(c, i),
+      CreateAlias: (c, i) => this.createAlias(c, i),
+      UpdateAlias: (c, i) => this.updateAlias(c, i),
+      DeleteAlias: (c, i) => this.deleteAlias(c, i),
+      ListAliases: (c, i) => this.listAliases(c, i),
+      EnableKey: (c, i) => this.setEnabled(c, i, true),
+      DisableKey: (c, i) => this.setEnabled(c, i, false),
+      ScheduleKeyDeletion: (c, i) => this.scheduleKeyDeletion(c, i),
+      CancelKeyDeletion: (c, i) => this.cancelKeyDeletion(c, i),
+      EnableKeyRotation: (c, i) => this.setRotation(c, i, true),
+      DisableKeyRotation: (c, i) => this.setRotation(c, i, false),
+      GetKeyRotationStatus: (c, i) => this.getKeyRotationStatus(c, i),
+      RotateKeyOnDemand: (c, i) => this.rotateKeyOnDemand(c, i),
+      ListKeyRotations: (c, i) => this.listKeyRotations(c, i),
+      GetKeyPolicy: (c, i) => this.getKeyPolicy(c, i),
+      PutKeyPolicy: (c, i) => this.putKeyPolicy(c, i),
+      ListKeyPolicies: (c, i) => this.listKeyPolicies(c, i),
+      GenerateDataKey: (c, i) => this.generateDataKey(c, i, true),
+      GenerateDataKeyWithoutPlaintext: (c, i) => this.generateDataKey(c, i, false),
+      GenerateRandom: (c, i) => this.generateRandom(c, i),
+      Encrypt: (c, i) => this.encrypt(c, i),
+      Decrypt: (c, i) => this.decrypt(c, i),
+      ReEncrypt: (c, i) => this.reEncrypt(c, i),
+      GetPublicKey: (c, i) => this.getPublicKey(c, i),
+      Sign: (c, i) => this.sign(c, i),
+      Verify: (c, i) => this.verify(c, i),
+      GenerateMac: (c, i) => this.generateMac(c, i),
+      VerifyMac: (c, i) => this.verifyMac(c, i),
+      TagResource: (c, i) => this.tagResource(c, i),
+      UntagResource: (c, i) => this.untagResource(c, i),
+      ListResourceTags: (c, i) => this.listResourceTags(c, i),
+      GetParametersForImport: (c, i) => this.getParametersForImport(c, i),
+      ImportKeyMaterial: (c, i) => this.importKeyMaterial(c, i),
+    };
+  }
+
+  get operations(): string[] {
+    return Object.keys(this.#ops);
+  }
+
+  // ── HTTP ────────────────────────────────────────────────────────────────────────────────────────
+
+  fetch = async (request: Request): Promise<Response> => {
+    const requestId = randomUUID();
+    let op = 'Unknown';
+    let ctx: Ctx | undefined;
+    try {
+      if (request.method !== 'POST') {
+        return this.#error(requestId, new KmsError('UnknownOperationException', 'KMS accepts only POST requests.', 404));
+      }
+      const target = request.headers.get('x-amz-target') ?? '';
+      op = target.startsWith('TrentService.') ? target.slice('TrentService.'.length) : target;
+      const body = new Uint8Array(await request.arrayBuffer());
+      if (body.length > MAX_BODY) throw new KmsError('ValidationException', 'Request body is too large.', 413);
+      let sig;
+      try {
+        sig = await verifySigV4(request, body, {
+          lookupSecret: (id) => {
+            const c = this.#credentials.get(id);
+            return c === undefined ? undefined : { secretAccessKey: c.secretAccessKey };
+          },
+          now: this.#o.requestClock,
+          maxSkewMs: this.#o.maxSkewMs,
+          service: 'kms',
+          crypto: nodeSigV4Crypto,
+          signingKeyCache: this.#signingKeys,
+        });
+      } catch (e) {
+        if (e instanceof SigV4Error) throw new KmsError(e.awsType, e.message, e.code === 'MissingAuthenticationToken' ? 403 : 400);
+        throw e;
+      }
+      const cred = this.#credentials.get(sig.accessKeyId)!;
+      const account = cred.account ?? this.#o.defaultAccount;
+      ctx = {
+        requestId,
+        op,
+        region: sig.region,
+        caller: { accessKeyId: cred.accessKeyId, account, principal: cred.principalArn ?? `arn:aws:iam::${account}:user/sealbox-dev` },
+        now: this.#o.clock(),
+        audit: {},
+      };
+      if (!isValidRegion(sig.region)) throw new KmsError('UnrecognizedClientException', `'${sig.region}' is not a valid region.`);
+      const handler = Object.prototype.hasOwnProperty.call(this.#ops, op) ? this.#ops[op] : undefined;
+      if (!handler) throw new KmsError('UnknownOperationException', `Unknown operation '${target}'.`);
+      let parsed: unknown = {};
+      if (body.length > 0) {
+        try {
+          parsed = JSON.parse(new TextDecoder().decode(body));
+        } catch {
+          throw new KmsError('SerializationException', 'The request body is not valid JSON.');
+        }
+      }
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+        throw new KmsError('SerializationException', 'The request body must be a JSON object.');
+      }
+      const result = await handler(ctx, new Input(parsed as Record<string, unknown>));
+      await this.#audit(ctx, op, requestId, undefined);
+      return new Response(JSON.stringify(result), { status: 200, headers: { 'content-type': JSON_TYPE, 'x-amzn-requestid': requestId } });
+    } catch (e) {
+      const err =
+        e instanceof KmsError
+          ? e
+          : (console.error('sealbox kms: internal error', e), new KmsError('KMSInternalException', 'The request failed because of an internal error.', 500));
+      try {
+        await this.#audit(ctx, op, requestId, err);
+      } catch (auditError) {
+        console.error('sealbox kms: audit write failed', auditError);
+      }
+      return this.#error(requestId, err);
+    }
+  };
+
+  #error(requestId: string, e: KmsError): Response {
+    return new Response(JSON.stringify({ __type: e.type, message: e.message }), {
+      status: e.status,
+      headers: { 'content-type': JSON_TYPE, 'x-amzn-requestid': requestId, 'x-amzn-errortype': e.type },
+    });
+  }
+
+  async #audit(ctx: Ctx | undefined, op: string, requestId: string, err: KmsError | undefined): Promise<void> {
+    const sink = this.#o.audit;
+    if (!sink) return;
+    const rec: Record<string, unknown> = {
+      eventVersion: '1.0',
+      eventTime: new Date(ctx?.now ?? this.#o.clock()).toISOString(),
+      eventSource: 'kms.sealbox.local',
+      eventName: op,
+      requestId,
+      awsRegion: ctx?.region ?? null,
+      recipientAccountId: ctx?.caller.account ?? null,
+      userIdentity: ctx ? { arn: ctx.caller.principal, accountId: ctx.caller.account, accessKeyId: ctx.caller.accessKeyId } : null,
+      keyId: ctx?.audit.keyId ?? null,
+    };
+    if (ctx?.audit.encryptionContext && Object.keys(ctx.audit.encryptionContext).length > 0) rec.encryptionContext = ctx.audit.encryptionContext;
+    if (ctx?.audit.params) rec.requestParameters = ctx.audit.params;
+    rec.outcome = err ? 'failure' : 'success';
+    if (err) {
+      rec.errorCode = err.type;
+      rec.errorMessage = err.message;
+    }
+    await sink.record(rec);
+  }
+
+  // ── helpers ─────────────────────────────────────────────────────────────────────────────────────
+
+  arn(k: KeyRecord): string {
+    return `arn:aws:kms:${k.region}:${k.account}:key/${k.keyId}`;
+  }
+
+  #policy(text: string): Policy {
+    let p = this.#policyCache.get(text);
+    if (!p) {
+      p = parsePolicy(text);
+      if (this.#policyCache.size > 1000) this.#policyCache.clear();
+      this.#policyCache.set(text, p);
+    }
+    return p;
+  }
+
+  #authorize(ctx: Ctx, key: KeyRecord, action: string, conditionKeys: Record<string, string | string[] | boolean | undefined> = {}): void {
+    const result = evaluatePolicy(this.#policy(key.policy), {
+      principal: ctx.caller.principal,
+      action,
+      resource: this.arn(key),
+      conditionKeys: {
+        'kms:CallerAccount': ctx.caller.account,
+        'aws:PrincipalArn': ctx.caller.principal,
+        'aws:PrincipalAccount': ctx.caller.account,
+        'aws:RequestedRegion': ctx.region,
+        ...conditionKeys,
+      },
+      variables: {
+        'aws:username': ctx.caller.principal.split('/').pop(),
+        'aws:PrincipalArn': ctx.caller.principal,
+        'aws:PrincipalAccount': ctx.caller.account,
+      },
+    });
+    if (result.decision !== 'Allow') {
+      throw new KmsError(
+        'AccessDeniedException',
+        `User: ${ctx.caller.principal} is not authorized to perform: ${action} on resource: ${this.arn(key)} ` +
+          (result.decision === 'Deny' ? 'with an explicit deny in a resource-based policy' : 'because no resource-based policy allows the ' + action + ' action'),
+      );
+    }
+  }
+
+  /** Resolves a key id, key ARN, alias name or alias ARN to a key record (after lifecycle upkeep). */
+  async #resolve(ctx: Ctx, input: string, opts: { allowAlias: boolean; field?: string }): Promise<KeyRecord> {
+    if (input.length < 1 || input.length > 2048) throw constraint(opts.field ?? 'KeyId', 'Member must have length between 1 and 2048');
+    let region = ctx.region;
+    let account = ctx.caller.account;
+    let keyId: string | undefined;
+    let m = KEY_ARN_RE.exec(input);
+    if (m) {
+      region = m[2]!;
+      account = m[3]!;
+      keyId = m[4]!;
+    } else if ((m = ALIAS_ARN_RE.exec(input))) {
+      if (!opts.allowAlias) throw notFound(`Invalid keyId '${input}'`);
+      region = m[2]!;
+      account = m[3]!;
+      const alias = this.store.aliases(region, account).get(m[4]!);
+      if (!alias) throw notFound(`Alias ${input}`);
+      keyId = alias.target;
+    } else if (input.startsWith('alias/')) {
+      if (!opts.allowAlias) throw notFound(`Invalid keyId '${input}'`);
+      const alias = this.store.aliases(region, account).get(input);
+      if (!alias) throw notFound(`Alias arn:aws:kms:${region}:${account}:${input}`);
+      keyId = alias.target;
+    } else if (input.startsWith('arn:')) {
+      throw notFound(`Invalid arn '${input}'`);
+    } else {
+      keyId = input;
+    }
+    if (region !== ctx.region) throw notFound(`Key '${input}' (region ${region} is not the request's region ${ctx.region})`);
+    let key = this.store.getKey(region, account, keyId);
+    if (!key) throw notFound(`Key 'arn:aws:kms:${region}:${account}:key/${keyId}'`);
+    key = await this.#upkeep(ctx, key);
+    if (!key) throw notFound(`Key 'arn:aws:kms:${region}:${account}:key/${keyId}'`);
+    ctx.audit.keyId = this.arn(key);
+    return key;
+  }
+
+  /** Lifecycle work that is due by the clock: deletion after the window, automatic rotation, expired imports. */
+  async #upkeep(ctx: Ctx, key: KeyRecord): Promise<KeyRecord | undefined> {
+    const now = ctx.now;
+    const due =
+      (key.pendingDeletion && now >= key.pendingDeletion.deletionDate) ||
+      (key.rotation.enabled && !key.pendingDeletion && key.rotation.nextRotation !== undefined && now >= key.rotation.nextRotation) ||
+      (key.validTo !== undefined && key.versions.length > 0 && now >= key.validTo);
+    if (!due) return key;
+    return this.store.exclusive(async () => {
+      const current = this.store.getKey(key.region, key.account, key.keyId);
+      if (!current) return undefined;
+      if (current.pendingDeletion && now >= current.pendingDeletion.deletionDate) {
+        await this.#deleteNow(current);
+        return undefined;
+      }
+      let next = current;
+      if (next.rotation.enabled && !next.pendingDeletion && next.rotation.nextRotation !== undefined && now >= next.rotation.nextRotation) {
+        const at = next.rotation.nextRotation;
+        next = {
+          ...next,
+          versions: [...next.versions, { version: next.versions.length + 1, material: randomBytes(32).toString('base64'), createdAt: at, rotationType: 'AUTOMATIC' }],
+          rotation: { ...next.rotation, nextRotation: nextRotationAfter(now, at, next.rotation.periodDays) },
+        };
+      }
+      if (next.validTo !== undefined && next.versions.length > 0 && now >= next.validTo) {
+        next = { ...next, versions: [] };
+      }
+      if (next !== current) await this.store.putKey(next);
+      return next;
+    });
+  }
+
+  async #deleteNow(key: KeyRecord): Promise<void> {
+    const aliases = this.store.aliases(key.region, key.account);
+    const kept = new Map([...aliases].filter(([, a]) => a.target !== key.keyId));
+    if (kept.size !== aliases.size) await this.store.putAliases(key.region, key.account, kept);
+    await this.store.deleteKey(key.region, key.account, key.keyId);
+  }
+
+  /** Throws the AWS error for a key that cannot be used for cryptography right now. */
+  #requireEnabled(key: KeyRecord): void {
+    const state = keyState(key);
+    if (state === 'Enabled') return;
+    if (state === 'Disabled') throw new KmsError('DisabledException', `${this.arn(key)} is disabled.`);
+    throw invalidState(`${this.arn(key)} is ${state === 'PendingDeletion' ? 'pending deletion' : 'pending import'}.`);
+  }
+
+  #requireNotPendingDeletion(key: KeyRecord): void {
+    if (key.pendingDeletion) throw invalidState(`${this.arn(key)} is pending deletion.`);
+  }
+
+  #requireUsage(key: KeyRecord, usage: KeyUsage, op: string): void {
+    if (key.keyUsage !== usage) {
+      throw invalidKeyUsage(`${this.arn(key)} key usage is ${key.keyUsage} which is not valid for ${op}.`);
+    }
+  }
+
+  #mutate(key: KeyRecord, fn: (k: KeyRecord) => KeyRecord | Promise<KeyRecord>): Promise<KeyRecord> {
+    return this.store.exclusive(async () => {
+      const current = this.store.getKey(key.region, key.account, key.keyId);
+      if (!current) throw notFound(`Key '${this.arn(key)}'`);
+      const next = await fn(structuredClone(current));
+      await this.store.putKey(next);
+      return next;
+    });
+  }
+
+  metadata(k: KeyRecord): Record<string, unknown> {
+    const state = keyState(k);
+    const md: Record<string, unknown> = {
+      AWSAccountId: k.account,
+      KeyId: k.keyId,
+      Arn: this.arn(k),
+      CreationDate: k.createdAt / 1000,
+      Enabled: state === 'Enabled',
+      Description: k.description,
+      KeyUsage: k.keyUsage,
+      KeyState: state,
+      Origin: k.origin,
+      KeyManager: 'CUSTOMER',
+      CustomerMasterKeySpec: k.keySpec,
+      KeySpec: k.keySpec,
+      ...algorithmsFor(k.keySpec, k.keyUsage),
+      MultiRegion: k.multiRegion === true,
+    };
+    if (k.multiRegion) {
+      md.MultiRegionConfiguration = { MultiRegionKeyType: 'PRIMARY', PrimaryKey: { Arn: this.arn(k), Region: k.region }, ReplicaKeys: [] };
+    }
+    if (k.pendingDeletion) {
+      md.DeletionDate = k.pendingDeletion.deletionDate / 1000;
+      md.PendingDeletionWindowInDays = k.pendingDeletion.windowDays;
+    }
+    if (k.origin === 'EXTERNAL') {
+      md.ExpirationModel = k.expirationModel ?? 'KEY_MATERIAL_DOES_NOT_EXPIRE';
+      if (k.validTo !== undefined && k.versions.length > 0) md.ValidTo = k.validTo / 1000;
+    }
+    if (k.keySpec === 'SYMMETRIC_DEFAULT' && k.versions.length > 0) md.CurrentKeyMaterialId = materialId(k, k.versions[k.versions.length - 1]!);
+    return md;
+  }
+
+  #checkPolicyText(ctx: Ctx, text: string, bypass: boolean | undefined, arn: string): void {
+    let policy: Policy;
+    try {
+      policy = parsePolicy(text);
+    } catch (e) {
+      if (e instanceof PolicyError) throw new KmsError('MalformedPolicyDocumentException', e.message);
+      throw e;
+    }
+    if (!bypass) {
+      const r = evaluatePolicy(policy, {
+        principal: ctx.caller.principal,
+        action: 'kms:PutKeyPolicy',
+        resource: arn,
+        conditionKeys: { 'kms:CallerAccount': ctx.caller.account, 'aws:PrincipalArn': ctx.caller.principal },
+      });
+      if (r.decision !== 'Allow') {
+        throw new KmsError(
+          'MalformedPolicyDocumentException',
+          'The new key policy will not allow you to update the key policy in the future (set BypassPolicyLockoutSafetyCheck to override).',
+        );
+      }
+    }
+  }
+
+  #tags(input: Input): Array<{ TagKey: string; TagValue: string }> | undefined {
+    return input.list('Tags', (t) => {
+      const tag = t as { TagKey?: unknown; TagValue?: unknown };
+      if (typeof tag?.TagKey !== 'string' || typeof tag.TagValue !== 'string') throw new KmsError('TagException', 'Each tag needs a TagKey and a TagValue string.');
+      if (tag.TagKey.length < 1 || tag.TagKey.length > 128 || tag.TagValue.length > 256) {
+        throw new KmsError('TagException', 'TagKey must be 1–128 characters and TagValue at most 256.');
+      }
+      if (tag.TagKey.startsWith('aws:')) throw new KmsError('TagException', 'Tag keys beginning with aws: are reserved.');
+      return { TagKey: tag.TagKey, TagValue: tag.TagValue };
+    });
+  }
+
+  // ── key management ──────────────────────────────────────────────────────────────────────────────
+
+  async createKey(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const specName = input.str('KeySpec') ?? input.str('CustomerMasterKeySpec') ?? 'SYMMETRIC_DEFAULT';
+    if (!isKeySpec(specName)) {
+      if (['ECC_SECG_P256K1', 'ECC_NIST_P521', 'SM2', 'ML_DSA_44', 'ML_DSA_65', 'ML_DSA_87'].includes(specName)) {
+        throw unsupportedOperation(`KeySpec ${specName} is not supported by the local KMS.`);
+      }
+      throw constraint('KeySpec', 'Member must satisfy enum value set');
+    }
+    const spec: KeySpec = specName;
+    const info = SPECS[spec];
+    const usage = (input.str('KeyUsage', { enum: ['ENCRYPT_DECRYPT', 'SIGN_VERIFY', 'GENERATE_VERIFY_MAC', 'KEY_AGREEMENT'] }) ?? info.usages[0]!) as KeyUsage;
+    if (!info.usages.includes(usage)) throw validation(`KeyUsage ${usage} is not compatible with KeySpec ${spec}.`);
+    const origin = input.str('Origin') ?? 'AWS_KMS';
+    if (origin !== 'AWS_KMS' && origin !== 'EXTERNAL') throw unsupportedOperation(`Origin ${origin} is not supported by the local KMS.`);
+    if (origin === 'EXTERNAL' && spec !== 'SYMMETRIC_DEFAULT' && !spec.startsWith('HMAC')) {
+      throw unsupportedOperation('The local KMS imports material only for SYMMETRIC_DEFAULT and HMAC keys.');
+    }
+    if (input.has('CustomKeyStoreId') || input.has('XksKeyId')) throw unsupportedOperation('Custom key stores are not supported by the local KMS.');
+    const description = input.str('Description', { max: 8192 }) ?? '';
+    const multiRegion = input.bool('MultiRegion') ?? false;
+    const tags = this.#tags(input) ?? [];
+    if (tags.length > 50) throw new KmsError('TagException', 'A key can have at most 50 tags.');
+    const keyId = KeyStore.newKeyId(multiRegion);
+    const arn = `arn:aws:kms:${ctx.region}:${ctx.caller.account}:key/${keyId}`;
+    const policyText = input.str('Policy', { min: 1, max: 32768 });
+    if (policyText !== undefined) this.#checkPolicyText(ctx, policyText, input.bool('BypassPolicyLockoutSafetyCheck'), arn);
+    const versions: KeyVersion[] = [];
+    if (origin === 'AWS_KMS') versions.push({ version: 1, ...(await generateMaterial(spec)), createdAt: ctx.now });
+    const rec: KeyRecord = {
+      keyId,
+      region: ctx.region,
+      account: ctx.caller.account,
+      createdAt: ctx.now,
+      description,
+      keySpec: spec,
+      keyUsage: usage,
+      origin,
+      enabled: true,
+      policy: policyText ?? JSON.stringify(defaultKeyPolicy(ctx.caller.account), null, 2),
+      tags: dedupeTags([], tags),
+      rotation: { enabled: false, periodDays: 365 },
+      versions,
+    };
+    if (multiRegion) rec.multiRegion = true;
+    await this.store.exclusive(() => this.store.putKey(rec));
+    ctx.audit.keyId = arn;
+    ctx.audit.params = { keySpec: spec, keyUsage: usage, origin };
+    return { KeyMetadata: this.metadata(rec) };
+  }
+
+  async describeKey(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const key = await this.#resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: true });
+    this.#authorize(ctx, key, 'kms:DescribeKey');
+    return { KeyMetadata: this.metadata(key) };
+  }
+
+  async listKeys(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const limit = input.int('Limit', { min: 1, max: 1000 }) ?? 100;
+    const marker = input.str('Marker', { min: 1, max: 1024 });
+    const live: KeyRecord[] = [];
+    for (const k of this.store.listKeys(ctx.region, ctx.caller.account)) {
+      const kept = await this.#upkeep(ctx, k);
+      if (kept) live.push(kept);
+    }
+    live.sort((a, b) => (a.keyId < b.keyId ? -1 : 1));
+    const start = marker === undefined ? 0 : live.findIndex((k) => k.keyId > marker);
+    const page = start < 0 ? [] : live.slice(start, start + limit);
+    const truncated = start >= 0 && start + limit < live.length;
+    const out: Record<string, unknown> = { Keys: page.map((k) => ({ KeyId: k.keyId, KeyArn: this.arn(k) })), Truncated: truncated };
+    if (truncated) out.NextMarker = page[page.length - 1]!.keyId;
+    return out;
+  }
+
+  async updateKeyDescription(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const key = await this.#resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+    const description = input.str('Description', { required: true, max: 8192 });
+    this.#authorize(ctx, key, 'kms:UpdateKeyDescription');
+    this.#requireNotPendingDeletion(key);
+    await this.#mutate(key, (k) => ({ ...k, description }));
+    return {};
+  }
+
+  async setEnabled(ctx: Ctx, input: Input, enabled: boolean): Promise<Record<string, unknown>> {
+    const key = await this.#resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+    this.#authorize(ctx, key, enabled ? 'kms:EnableKey' : 'kms:DisableKey');
+    const state = keyState(key);
+    if (state === 'PendingDeletion' || state === 'PendingImport') throw invalidState(`${this.arn(key)} is ${state}.`);
+    if (key.enabled !== enabled) await this.#mutate(key, (k) => ({ ...k, enabled }));
+    return {};
+  }
+
+  async scheduleKeyDeletion(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const key = await this.#resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+    const days = input.int('PendingWindowInDays', { min: 7, max: 30 }) ?? 30;
+    this.#authorize(ctx, key, 'kms:ScheduleKeyDeletion');
+    this.#requireNotPendingDeletion(key);
+    const deletionDate = ctx.now + days * DAY;
+    await this.#mutate(key, (k) => ({ ...k, pendingDeletion: { deletionDate, windowDays: days } }));
+    return { KeyId: this.arn(key), DeletionDate: deletionDate / 1000, KeyState: 'PendingDeletion', PendingWindowInDays: days };
+  }
+
+  async cancelKeyDeletion(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const key = await this.#resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+    this.#authorize(ctx, key, 'kms:CancelKeyDeletion');
+    if (!key.pendingDeletion) throw invalidState(`${this.arn(key)} is not pending deletion.`);
+    await this.#mutate(key, (k) => {
+      const { pendingDeletion: _gone, ...rest } = k;
+      return { ...rest, enabled: false };
+    });
+    return { KeyId: this.arn(key) };
+  }
+
+  // ── aliases ─────────────────────────────────────────────────────────────────────────────────────
+
+  #aliasName(input: Input): string {
+    const name = input.str('AliasName', { required: true, min: 1, max: 256 });
+    if (!ALIAS_RE.test(name)) throw constraint('AliasName', 'Member must satisfy regular expression pattern: ^alias/[a-zA-Z0-9/_-]+$');
+    if (name.startsWith('alias/aws/')) throw new KmsError('NotAuthorizedException', 'Alias names beginning with alias/aws/ are reserved for AWS managed keys.');
+    return name;
+  }
+
+  async createAlias(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const name = this.#aliasName(input);
+    const key = await this.#resolve(ctx, input.str('TargetKeyId', { required: true }), { allowAlias: false, field: 'TargetKeyId' });
+    if (key.account !== ctx.caller.account) throw notFound(`Key '${this.arn(key)}' in the caller's account`);
+    this.#authorize(ctx, key, 'kms:CreateAlias');
+    this.#requireNotPendingDeletion(key);
+    ctx.audit.params = { aliasName: name };
+    await this.store.exclusive(async () => {
+      const map = new Map(this.store.aliases(ctx.region, ctx.caller.account));
+      if (map.has(name)) throw new KmsError('AlreadyExistsException', `An alias with the name arn:aws:kms:${ctx.region}:${ctx.caller.account}:${name} already exists`);
+      map.set(name, { target: key.keyId, createdAt: ctx.now, updatedAt: ctx.now });
+      await this.store.putAliases(ctx.region, ctx.caller.account, map);
+    });
+    return {};
+  }
+
+  async updateAlias(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const name = this.#aliasName(input);
+    const key = await this.#resolve(ctx, input.str('TargetKeyId', { required: true }), { allowAlias: false, field: 'TargetKeyId' });
+    if (key.account !== ctx.caller.account) throw notFound(`Key '${this.arn(key)}' in the caller's account`);
+    this.#authorize(ctx, key, 'kms:UpdateAlias');
+    this.#requireNotPendingDeletion(key);
+    ctx.audit.params = { aliasName: name };
+    await this.store.exclusive(async () => {
+      const map = new Map(this.store.aliases(ctx.region, ctx.caller.account));
+      const existing = map.get(name);
+      if (!existing) throw notFound(`Alias arn:aws:kms:${ctx.region}:${ctx.caller.account}:${name}`);
+      const old = this.store.getKey(ctx.region, ctx.caller.account, existing.target);
+      if (old && (old.keySpec !== key.keySpec || old.keyUsage !== key.keyUsage)) {
+        throw validation('The new target key must have the same key spec and key usage as the current one.');
+      }
+      map.set(name, { ...existing, target: key.keyId, updatedAt: ctx.now });
+      await this.store.putAliases(ctx.region, ctx.caller.account, map);
+    });
+    return {};
+  }
+
+  async deleteAlias(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const name = this.#aliasName(input);
+    ctx.audit.params = { aliasName: name };
+    await this.store.exclusive(async () => {
+      const map = new Map(this.store.aliases(ctx.region, ctx.caller.account));
+      const existing = map.get(name);
+      if (!existing) throw notFound(`Alias arn:aws:kms:${ctx.region}:${ctx.caller.account}:${name}`);
+      const key = this.store.getKey(ctx.region, ctx.caller.account, existing.target);
+      if (key) {
+        ctx.audit.keyId = this.arn(key);
+        this.#authorize(ctx, key, 'kms:DeleteAlias');
+      }
+      map.delete(name);
+      await this.store.putAliases(ctx.region, ctx.caller.account, map);
+    });
+    return {};
+  }
+
+  async listAliases(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const limit = input.int('Limit', { min: 1, max: 100 }) ?? 50;
+    const marker = input.str('Marker', { min: 1, max: 1024 });
+    const keyIdInput = input.str('KeyId', { min: 1, max: 2048 });
+    let filter: string | undefined;
+    if (keyIdInput !== undefined) {
+      const key = await this.#resolve(ctx, keyIdInput, { allowAlias: false });
+      filter = key.keyId;
+    }
+    const all: Array<[string, AliasRecord]> = [...this.store.aliases(ctx.region, ctx.caller.account)]
+      .filter(([, a]) => (filter === undefined || a.target === filter) && this.store.getKey(ctx.region, ctx.caller.account, a.target) !== undefined)
+      .sort((a, b) => (a[0] < b[0] ? -1 : 1));
+    const start = marker === undefined ? 0 : all.findIndex(([n]) => n > marker);
+    const page = start < 0 ? [] : all.slice(start, start + limit);
+    const truncated = start >= 0 && start + limit < all.length;
+    const out: Record<string, unknown> = {
+      Aliases: page.map(([name, a]) => ({
+        AliasName: name,
+        AliasArn: `arn:aws:kms:${ctx.region}:${ctx.caller.account}:${name}`,
+        TargetKeyId: a.target,
+        CreationDate: a.createdAt / 1000,
+        LastUpdatedDate: a.updatedAt / 1000,
+      })),
+      Truncated: truncated,
+    };
+    if (truncated) out.NextMarker = page[page.length - 1]![0];
+    return out;
+  }
+
+  // ── rotation ────────────────────────────────────────────────────────────────────────────────────
+
+  #requireRotatable(key: KeyRecord): void {
+    if (key.keySpec !== 'SYMMETRIC_DEFAULT' || key.origin !== 'AWS_KMS') {
+      throw unsupportedOperation(`${this.arn(key)} does not support rotation (only symmetric keys with AWS_KMS origin do).`);
+    }
+  }
+
+  async setRotation(ctx: Ctx, input: Input, enabled: boolean): Promise<Record<string, unknown>> {
+    const key = await this.#resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+    const period = enabled ? (input.int('RotationPeriodInDays', { min: 90, max: 2560 }) ?? 365) : key.rotation.periodDays;
+    this.#authorize(ctx, key, enabled ? 'kms:EnableKeyRotation' : 'kms:DisableKeyRotation');
+    this.#requireEnabled(key);
+    this.#requireRotatable(key);
+    await this.#mutate(key, (k) => ({
+      ...k,
+      rotation: enabled
+        ? { ...k.rotation, enabled: true, periodDays: period, nextRotation: ctx.now + period * DAY }
+        : { enabled: false, periodDays: k.rotation.periodDays, ...(k.rotation.onDemandStartedAt !== undefined ? { onDemandStartedAt: k.rotation.onDemandStartedAt } : {}) },
+    }));
+    return {};
+  }
+
+  async getKeyRotationStatus(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const key = await this.#resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+    this.#authorize(ctx, key, 'kms:GetKeyRotationStatus');
+    this.#requireNotPendingDeletion(key);
+    const out: Record<string, unknown> = { KeyId: this.arn(key), KeyRotationEnabled: key.rotation.enabled };
+    if (key.rotation.enabled) {
+      out.RotationPeriodInDays = key.rotation.periodDays;
+      if (key.rotation.nextRotation !== undefined) out.NextRotationDate = key.rotation.nextRotation / 1000;
+    }
+    if (key.rotation.onDemandStartedAt !== undefined) out.OnDemandRotationStartDate = key.rotation.onDemandStartedAt / 1000;
+    return out;
+  }
+
+  async rotateKeyOnDemand(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const key = await this.#resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+    this.#authorize(ctx, key, 'kms:RotateKeyOnDemand');
+    this.#requireEnabled(key);
+    this.#requireRotatable(key);
+    await this.#mutate(key, (k) => {
+      if (k.versions.filter((v) => v.rotationType === 'ON_DEMAND').length >= ON_DEMAND_ROTATION_LIMIT) {
+        throw new KmsError('LimitExceededException', `${this.arn(k)} has reached the limit of ${ON_DEMAND_ROTATION_LIMIT} on-demand rotations.`);
+      }
+      return {
+        ...k,
+        versions: [...k.versions, { version: k.versions.length + 1, material: randomBytes(32).toString('base64'), createdAt: ctx.now, rotationType: 'ON_DEMAND' }],
+        rotation: { ...k.rotation, onDemandStartedAt: ctx.now },
+      };
+    });
+    return { KeyId: this.arn(key) };
+  }
+
+  async listKeyRotations(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const key = await this.#resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+    this.#authorize(ctx, key, 'kms:ListKeyRotations');
+    this.#requireRotatable(key);
+    const limit = input.int('Limit', { min: 1, max: 1000 }) ?? 100;
+    const rotations = key.versions.filter((v) => v.rotationType !== undefined);
+    const marker = input.str('Marker');
+    const start = marker === undefined ? 0 : Number(marker);
+    if (!Number.isInteger(start) || start < 0) throw validation('Invalid Marker.');
+    const page = rotations.slice(start, start + limit);
+    const truncated = start + limit < rotations.length;
+    const out: Record<string, unknown> = {
+      Rotations: page.map((v) => ({ KeyId: this.arn(key), RotationDate: v.createdAt / 1000, RotationType: v.rotationType, KeyMaterialId: materialId(key, v) })),
+      Truncated: truncated,
+    };
+    if (truncated) out.NextMarker = String(start + limit);
+    return out;
+  }
+
+  // ── policies and tags ───────────────────────────────────────────────────────────────────────────
+
+  #policyName(input: Input): string {
+    const name = input.str('PolicyName', { min: 1, max: 128 }) ?? 'default';
+    if (name !== 'default') throw notFound(`Policy ${name}`);
+    return name;
+  }
+
+  async getKeyPolicy(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const key = await this.#resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+    const name = this.#policyName(input);
+    this.#authorize(ctx, key, 'kms:GetKeyPolicy');
+    return { Policy: key.policy, PolicyName: name };
+  }
+
+  async putKeyPolicy(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const key = await this.#resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+    this.#policyName(input);
+    const text = input.str('Policy', { required: true, min: 1, max: 32768 });
+    this.#authorize(ctx, key, 'kms:PutKeyPolicy');
+    this.#requireNotPendingDeletion(key);
+    this.#checkPolicyText(ctx, text, input.bool('BypassPolicyLockoutSafetyCheck'), this.arn(key));
+    await this.#mutate(key, (k) => ({ ...k, policy: text }));
+    return {};
+  }
+
+  async listKeyPolicies(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const key = await this.#resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+    this.#authorize(ctx, key, 'kms:ListKeyPolicies');
+    return { PolicyNames: ['default'], Truncated: false };
+  }
+
+  async tagResource(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const key = await this.#resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+    const tags = this.#tags(input);
+    if (!tags) throw constraint('Tags', 'Member must not be null');
+    this.#authorize(ctx, key, 'kms:TagResource');
+    this.#requireNotPendingDeletion(key);
+    await this.#mutate(key, (k) => {
+      const next = dedupeTags(k.tags, tags);
+      if (next.length > 50) throw new KmsError('TagException', 'A key can have at most 50 tags.');
+      return { ...k, tags: next };
+    });
+    return {};
+  }
+
+  async untagResource(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const key = await this.#resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+    const keys = input.list('TagKeys', (x) => {
+      if (typeof x !== 'string') throw new KmsError('TagException', 'TagKeys must be strings.');
+      return x;
+    });
+    if (!keys) throw constraint('TagKeys', 'Member must not be null');
+    this.#authorize(ctx, key, 'kms:UntagResource');
+    this.#requireNotPendingDeletion(key);
+    await this.#mutate(key, (k) => ({ ...k, tags: k.tags.filter((t) => !keys.includes(t.TagKey)) }));
+    return {};
+  }
+
+  async listResourceTags(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const key = await this.#resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+    const limit = input.int('Limit', { min: 1, max: 50 }) ?? 50;
+    const marker = input.str('Marker');
+    this.#authorize(ctx, key, 'kms:ListResourceTags');
+    const start = marker === undefined ? 0 : Number(marker);
+    if (!Number.isInteger(start) || start < 0) throw new KmsError('InvalidMarkerException', 'Invalid Marker.');
+    const page = key.tags.slice(start, start + limit);
+    const truncated = start + limit < key.tags.length;
+    const out: Record<string, unknown> = { Tags: page, Truncated: truncated };
+    if (truncated) out.NextMarker = String(start + limit);
+    return out;
+  }
+
+  // ── cryptography ────────────────────────────────────────────────────────────────────────────────
+
+  #context(ctx: Ctx, input: Input, name = 'EncryptionContext'): Record<string, string> | undefined {
+    const c = input.map(name);
+    if (c && Object.keys(c).length > 0) {
+      if (JSON.stringify(c).length > 8192) throw validation('The encryption context is too large.');
+      ctx.audit.encryptionContext = { ...(ctx.audit.encryptionContext ?? {}), ...c };
+    }
+    return c;
+  }
+
+  #dryRun(input: Input): void {
+    if (input.bool('DryRun')) throw new KmsError('DryRunOperationException', 'The request would have succeeded, but the DryRun option is set.', 412);
+  }
+
+  #symEncrypt(key: KeyRecord, plaintext: Uint8Array, context: Record<string, string> | undefined): Uint8Array {
+    const v = key.versions[key.versions.length - 1]!;
+    return sealBlob(key.keyId, v.version, secretOf(v), plaintext, context);
+  }
+
+  async generateDataKey(ctx: Ctx, input: Input, withPlaintext: boolean): Promise<Record<string, unknown>> {
+    const key = await this.#resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: true });
+    const context = this.#context(ctx, input);
+    const spec = input.str('KeySpec', { enum: ['AES_256', 'AES_128'] });
+    const n = input.int('NumberOfBytes', { min: 1, max: 1024 });
+    if ((spec === undefined) === (n === undefined)) throw validation('Please specify either number of bytes or key spec.');
+    this.#authorize(ctx, key, withPlaintext ? 'kms:GenerateDataKey' : 'kms:GenerateDataKeyWithoutPlaintext', encryptionContextKeys(context));
+    this.#requireEnabled(key);
+    if (key.keySpec !== 'SYMMETRIC_DEFAULT') throw invalidKeyUsage(`${this.arn(key)} is not a symmetric key; data keys need a SYMMETRIC_DEFAULT key.`);
+    this.#dryRun(input);
+    const plaintext = randomBytes(n ?? (spec === 'AES_128' ? 16 : 32));
+    const blob = this.#symEncrypt(key, plaintext, context);
+    const out: Record<string, unknown> = { CiphertextBlob: b64(blob), KeyId: this.arn(key) };
+    if (withPlaintext) out.Plaintext = plaintext.toString('base64');
+    return out;
+  }
+
+  async generateRandom(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const n = input.int('NumberOfBytes', { min: 1, max: 1024 });
+    if (n === undefined) throw constraint('NumberOfBytes', 'Member must not be null');
+    if (input.has('CustomKeyStoreId')) throw unsupportedOperation('Custom key stores are not supported by the local KMS.');
+    ctx.audit.params = { numberOfBytes: n };
+    return { Plaintext: randomBytes(n).toString('base64') };
+  }
+
+  async #encryptWith(ctx: Ctx, key: KeyRecord, plaintext: Uint8Array, context: Record<string, string> | undefined, algorithm: string): Promise<Uint8Array> {
+    this.#requireUsage(key, 'ENCRYPT_DECRYPT', 'Encrypt');
+    const algs = SPECS[key.keySpec].encryptionAlgorithms ?? [];
+    if (!algs.includes(algorithm)) throw invalidKeyUsage(`${algorithm} is not a valid encryption algorithm for ${this.arn(key)}.`);
+    if (key.keySpec === 'SYMMETRIC_DEFAULT') return this.#symEncrypt(key, plaintext, context);
+    if (context && Object.keys(context).length > 0) throw validation('EncryptionContext is not supported with asymmetric keys.');
+    const max = rsaMaxPlaintext(key.keySpec, algorithm);
+    if (plaintext.length > max) throw validation(`Plaintext is too long for ${key.keySpec} with ${algorithm}: at most ${max} bytes.`);
+    return rsaEncrypt(key.versions[key.versions.length - 1]!, algorithm, plaintext);
+  }
+
+  async encrypt(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const key = await this.#resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: true });
+    const plaintext = input.blob('Plaintext', { required: true, min: 1, max: 4096 });
+    const context = this.#context(ctx, input);
+    const algorithm = input.str('EncryptionAlgorithm', { enum: ['SYMMETRIC_DEFAULT', 'RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'SM2PKE'] }) ?? 'SYMMETRIC_DEFAULT';
+    this.#authorize(ctx, key, 'kms:Encrypt', { ...encryptionContextKeys(context), 'kms:EncryptionAlgorithm': algorithm });
+    this.#requireEnabled(key);
+    const blob = await this.#encryptWith(ctx, key, plaintext, context, algorithm);
+    this.#dryRun(input);
+    return { CiphertextBlob: b64(blob), KeyId: this.arn(key), EncryptionAlgorithm: algorithm };
+  }
+
+  /** Shared by Decrypt and ReEncrypt (source side). */
+  async #decryptWith(
+    ctx: Ctx,
+    blob: Uint8Array,
+    keyIdInput: string | undefined,
+    context: Record<string, string> | undefined,
+    algorithm: string,
+    action: string,
+    dryRun: Input | undefined,
+  ): Promise<{ key: KeyRecord; plaintext: Uint8Array }> {
+    let key: KeyRecord | undefined;
+    if (keyIdInput !== undefined) key = await this.#resolve(ctx, keyIdInput, { allowAlias: true });
+    if (key && key.keySpec !== 'SYMMETRIC_DEFAULT') {
+      this.#authorize(ctx, key, action, { 'kms:EncryptionAlgorithm': algorithm });
+      this.#requireEnabled(key);
+      this.#requireUsage(key, 'ENCRYPT_DECRYPT', 'Decrypt');
+      if (!(SPECS[key.keySpec].encryptionAlgorithms ?? []).includes(algorithm)) {
+        throw invalidKeyUsage(`${algorithm} is not a valid encryption algorithm for ${this.arn(key)}.`);
+      }
+      if (context && Object.keys(context).length > 0) throw validation('EncryptionContext is not supported with asymmetric keys.');
+      if (dryRun) this.#dryRun(dryRun);
+      const pt = rsaDecrypt(key.versions[key.versions.length - 1]!, algorithm, blob);
+      if (!pt) throw invalidCiphertext();
+      return { key, plaintext: new Uint8Array(pt) };
+    }
+    if (algorithm !== 'SYMMETRIC_DEFAULT') {
+      if (key) throw invalidKeyUsage(`${algorithm} is not a valid encryption algorithm for ${this.arn(key)}.`);
+      throw validation('KeyId is required to decrypt with an asymmetric encryption algorithm.');
+    }
+    const parsed = parseBlob(blob);
+    if (!parsed) throw invalidCiphertext();
+    if (key) {
+      if (parsed.keyId !== key.keyId) throw new KmsError('IncorrectKeyException', 'The key ID in the request does not identify a KMS key that can perform this operation.');
+    } else {
+      key = this.store.getKey(ctx.region, ctx.caller.account, parsed.keyId);
+      if (key) key = await this.#upkeep(ctx, key);
+      if (!key) throw invalidCiphertext();
+      ctx.audit.keyId = this.arn(key);
+    }
+    this.#authorize(ctx, key, action, { ...encryptionContextKeys(context), 'kms:EncryptionAlgorithm': algorithm });
+    this.#requireEnabled(key);
+    if (dryRun) this.#dryRun(dryRun);
+    const version = key.versions.find((v) => v.version === parsed.materialVersion);
+    if (!version) throw invalidCiphertext();
+    const pt = openBlob(parsed, secretOf(version), context);
+    if (!pt) throw invalidCiphertext();
+    return { key, plaintext: pt };
+  }
+
+  async decrypt(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const blob = input.blob('CiphertextBlob', { required: true, min: 1, max: 6144 });
+    const context = this.#context(ctx, input);
+    const algorithm = input.str('EncryptionAlgorithm', { enum: ['SYMMETRIC_DEFAULT', 'RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'SM2PKE'] }) ?? 'SYMMETRIC_DEFAULT';
+    if (input.has('Recipient')) throw unsupportedOperation('Recipient (Nitro Enclaves attestation) is not supported by the local KMS.');
+    const { key, plaintext } = await this.#decryptWith(ctx, blob, input.str('KeyId'), context, algorithm, 'kms:Decrypt', input);
+    return { KeyId: this.arn(key), Plaintext: b64(plaintext), EncryptionAlgorithm: algorithm };
+  }
+
+  async reEncrypt(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const blob = input.blob('CiphertextBlob', { required: true, min: 1, max: 6144 });
+    const srcContext = this.#context(ctx, input, 'SourceEncryptionContext');
+    const dstContext = this.#context(ctx, input, 'DestinationEncryptionContext');
+    const algs = ['SYMMETRIC_DEFAULT', 'RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'SM2PKE'] as const;
+    const srcAlg = input.str('SourceEncryptionAlgorithm', { enum: algs }) ?? 'SYMMETRIC_DEFAULT';
+    const dstAlg = input.str('DestinationEncryptionAlgorithm', { enum: algs }) ?? 'SYMMETRIC_DEFAULT';
+    const dest = await this.#resolve(ctx, input.str('DestinationKeyId', { required: true }), { allowAlias: true, field: 'DestinationKeyId' });
+    const { key: src, plaintext } = await this.#decryptWith(ctx, blob, input.str('SourceKeyId'), srcContext, srcAlg, 'kms:ReEncryptFrom', undefined);
+    this.#authorize(ctx, dest, 'kms:ReEncryptTo', { ...encryptionContextKeys(dstContext), 'kms:EncryptionAlgorithm': dstAlg });
+    this.#requireEnabled(dest);
+    const out = await this.#encryptWith(ctx, dest, plaintext, dstContext, dstAlg);
+    this.#dryRun(input);
+    ctx.audit.keyId = this.arn(dest);
+    ctx.audit.params = { sourceKeyId: this.arn(src), destinationKeyId: this.arn(dest) };
+    return {
+      CiphertextBlob: b64(out),
+      SourceKeyId: this.arn(src),
+      KeyId: this.arn(dest),
+      SourceEncryptionAlgorithm: srcAlg,
+      DestinationEncryptionAlgorithm: dstAlg,
+    };
+  }
+
+  async getPublicKey(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const key = await this.#resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: true });
+    this.#authorize(ctx, key, 'kms:GetPublicKey');
+    this.#requireEnabled(key);
+    if (!SPECS[key.keySpec].rsaBits && !SPECS[key.keySpec].curve) throw unsupportedOperation(`${this.arn(key)} is not an asymmetric key.`);
+    return {
+      KeyId: this.arn(key),
+      PublicKey: publicKeyDer(key.versions[key.versions.length - 1]!).toString('base64'),
+      CustomerMasterKeySpec: key.keySpec,
+      KeySpec: key.keySpec,
+      KeyUsage: key.keyUsage,
+      ...algorithmsFor(key.keySpec, key.keyUsage),
+    };
+  }
+
+  #signingInput(ctx: Ctx, key: KeyRecord, input: Input, action: string): { message: Uint8Array; messageType: string; algorithm: string } {
+    const message = input.blob('Message', { required: true, min: 1, max: 4096 });
+    const messageType = input.str('MessageType', { enum: ['RAW', 'DIGEST', 'EXTERNAL_MU'] }) ?? 'RAW';
+    const algorithm = input.str('SigningAlgorithm', { required: true });
+    this.#authorize(ctx, key, action, { 'kms:SigningAlgorithm': algorithm, 'kms:MessageType': messageType });
+    this.#requireEnabled(key);
+    this.#requireUsage(key, 'SIGN_VERIFY', action.slice(4));
+    if (!(SPECS[key.keySpec].signingAlgorithms ?? []).includes(algorithm)) {
+      throw invalidKeyUsage(`${algorithm} is not a valid signing algorithm for ${this.arn(key)}.`);
+    }
+    if (messageType === 'EXTERNAL_MU') throw validation('MessageType EXTERNAL_MU is only for ML-DSA keys.');
+    return { message, messageType, algorithm };
+  }
+
+  async sign(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const key = await this.#resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: true });
+    const { message, messageType, algorithm } = this.#signingInput(ctx, key, input, 'kms:Sign');
+    this.#dryRun(input);
+    let signature: Buffer;
+    try {
+      signature = signMessage(key.versions[key.versions.length - 1]!, algorithm, message, messageType);
+    } catch (e) {
+      if (e instanceof SignInputError) throw validation(e.message);
+      throw e;
+    }
+    return { KeyId: this.arn(key), Signature: signature.toString('base64'), SigningAlgorithm: algorithm };
+  }
+
+  async verify(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const key = await this.#resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: true });
+    const signature = input.blob('Signature', { required: true, min: 1, max: 6144 });
+    const { message, messageType, algorithm } = this.#signingInput(ctx, key, input, 'kms:Verify');
+    this.#dryRun(input);
+    let ok: boolean;
+    try {
+      ok = verifyMessage(key.versions[key.versions.length - 1]!, algorithm, message, messageType, signature);
+    } catch (e) {
+      if (e instanceof SignInputError) throw validation(e.message);
+      throw e;
+    }
+    if (!ok) throw new KmsError('KMSInvalidSignatureException', 'The signature verification failed.');
+    return { KeyId: this.arn(key), SignatureValid: true, SigningAlgorithm: algorithm };
+  }
+
+  #macInput(ctx: Ctx, key: KeyRecord, input: Input, action: string): { message: Uint8Array; algorithm: string } {
+    const message = input.blob('Message', { required: true, min: 1, max: 4096 });
+    const algorithm = input.str('MacAlgorithm', { required: true, enum: ['HMAC_SHA_224', 'HMAC_SHA_256', 'HMAC_SHA_384', 'HMAC_SHA_512'] });
+    this.#authorize(ctx, key, action, { 'kms:MacAlgorithm': algorithm });
+    this.#requireEnabled(key);
+    this.#requireUsage(key, 'GENERATE_VERIFY_MAC', action.slice(4));
+    if (!(SPECS[key.keySpec].macAlgorithms ?? []).includes(algorithm)) throw invalidKeyUsage(`${algorithm} is not a valid MAC algorithm for ${this.arn(key)}.`);
+    return { message, algorithm };
+  }
+
+  async generateMac(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const key = await this.#resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: true });
+    const { message, algorithm } = this.#macInput(ctx, key, input, 'kms:GenerateMac');
+    this.#dryRun(input);
+    return { Mac: hmac(key.versions[key.versions.length - 1]!, algorithm, message).toString('base64'), MacAlgorithm: algorithm, KeyId: this.arn(key) };
+  }
+
+  async verifyMac(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const key = await this.#resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: true });
+    const mac = input.blob('Mac', { required: true, min: 1, max: 6144 });
+    const { message, algorithm } = this.#macInput(ctx, key, input, 'kms:VerifyMac');
+    this.#dryRun(input);
+    const expected = hmac(key.versions[key.versions.length - 1]!, algorithm, message);
+    if (expected.length !== mac.length || !timingSafeEqual(expected, mac)) throw new KmsError('KMSInvalidMacException', 'The MAC verification failed.');
+    return { KeyId: this.arn(key), MacValid: true, MacAlgorithm: algorithm };
+  }
+
+  // ── import ──────────────────────────────────────────────────────────────────────────────────────
+
+  async getParametersForImport(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const key = await this.#resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+    const algorithm = input.str('WrappingAlgorithm', {
+      required: true,
+      enum: ['RSAES_PKCS1_V1_5', 'RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'RSA_AES_KEY_WRAP_SHA_1', 'RSA_AES_KEY_WRAP_SHA_256', 'SM2PKE'],
+    });
+    const spec = input.str('WrappingKeySpec', { required: true, enum: ['RSA_2048', 'RSA_3072', 'RSA_4096', 'SM2'] });
+    this.#authorize(ctx, key, 'kms:GetParametersForImport');
+    if (key.origin !== 'EXTERNAL') throw unsupportedOperation(`${this.arn(key)} does not have EXTERNAL origin.`);
+    this.#requireNotPendingDeletion(key);
+    if (algorithm !== 'RSAES_OAEP_SHA_1' && algorithm !== 'RSAES_OAEP_SHA_256') {
+      throw unsupportedOperation(`WrappingAlgorithm ${algorithm} is not supported by the local KMS (use RSAES_OAEP_SHA_256).`);
+    }
+    if (spec === 'SM2') throw unsupportedOperation('SM2 is not supported by the local KMS.');
+    const bits = Number(spec.slice(4));
+    const pair = await generateKeyPairAsync('rsa', {
+      modulusLength: bits,
+      publicKeyEncoding: { type: 'spki', format: 'der' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'der' },
+    });
+    const validTo = ctx.now + DAY;
+    const token = this.store.seal(`sealbox-import-token/v1/${key.region}/${key.account}/${key.keyId}`, {
+      keyId: key.keyId,
+      algorithm,
+      privateKey: (pair.privateKey as Buffer).toString('base64'),
+      validTo,
+    });
+    return { KeyId: this.arn(key), ImportToken: token, PublicKey: (pair.publicKey as Buffer).toString('base64'), ParametersValidTo: validTo / 1000 };
+  }
+
+  async importKeyMaterial(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const key = await this.#resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+    const token = input.blob('ImportToken', { required: true, min: 1, max: 32768 });
+    const encrypted = input.blob('EncryptedKeyMaterial', { required: true, min: 1, max: 6144 });
+    const model = (input.str('ExpirationModel', { enum: ['KEY_MATERIAL_EXPIRES', 'KEY_MATERIAL_DOES_NOT_EXPIRE'] }) ?? 'KEY_MATERIAL_EXPIRES') as KeyRecord['expirationModel'] & string;
+    const validToSeconds = input.body.ValidTo;
+    if (validToSeconds !== undefined && typeof validToSeconds !== 'number') throw validation('ValidTo must be a timestamp.');
+    this.#authorize(ctx, key, 'kms:ImportKeyMaterial');
+    if (key.origin !== 'EXTERNAL') throw unsupportedOperation(`${this.arn(key)} does not have EXTERNAL origin.`);
+    this.#requireNotPendingDeletion(key);
+    if (model === 'KEY_MATERIAL_EXPIRES' && validToSeconds === undefined) throw validation('ValidTo is required when ExpirationModel is KEY_MATERIAL_EXPIRES.');
+    if (model === 'KEY_MATERIAL_DOES_NOT_EXPIRE' && validToSeconds !== undefined) throw validation('ValidTo must be absent when ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE.');
+    let params: { keyId: string; algorithm: string; privateKey: string; validTo: number };
+    try {
+      params = this.store.unseal(`sealbox-import-token/v1/${key.region}/${key.account}/${key.keyId}`, Buffer.from(token).toString('base64')) as typeof params;
+    } catch {
+      throw new KmsError('InvalidImportTokenException', 'The import token is invalid or belongs to another key.');
+    }
+    if (ctx.now > params.validTo) throw new KmsError('ExpiredImportTokenException', 'The import token has expired.');
+    let material: Buffer;
+    try {
+      material = privateDecrypt(
+        {
+          key: createPrivateKey({ key: Buffer.from(params.privateKey, 'base64'), format: 'der', type: 'pkcs8' }),
+          padding: cryptoConstants.RSA_PKCS1_OAEP_PADDING,
+          oaepHash: params.algorithm === 'RSAES_OAEP_SHA_1' ? 'sha1' : 'sha256',
+        },
+        encrypted,
+      );
+    } catch {
+      throw invalidCiphertext('The encrypted key material could not be decrypted with the import wrapping key.');
+    }
+    const want = SPECS[key.keySpec].bytes!;
+    if (material.length !== want) throw new KmsError('IncorrectKeyMaterialException', `The key material must be ${want} bytes for ${key.keySpec}.`);
+    await this.#mutate(key, (k) => {
+      const current = k.versions[0];
+      if (current && !timingSafeEqual(Buffer.from(current.material, 'base64'), material)) {
+        throw new KmsError('IncorrectKeyMaterialException', 'The key material does not match the material previously imported into this key.');
+      }
+      const next: KeyRecord = { ...k, versions: [{ version: 1, material: material.toString('base64'), createdAt: ctx.now }], expirationModel: model };
+      if (model === 'KEY_MATERIAL_EXPIRES') next.validTo = (validToSeconds as number) * 1000;
+      else delete next.validTo;
+      return next;
+    });
+    return {};
+  }
+}
+
+function nextRotationAfter(now: number, last: number, periodDays: number): number {
+  let next = last + periodDays * DAY;
+  while (next <= now) next += periodDays * DAY;
+  return next;
+}
+
+function materialId(key: KeyRecord, v: KeyVersion): string {
+  return createHash('sha256').update(`${key.keyId}/${v.version}`).digest('hex');
+}
+
+function dedupeTags(
+  existing: Array<{ TagKey: string; TagValue: string }>,
+  added: Array<{ TagKey: string; TagValue: string }>,
+): Array<{ TagKey: string; TagValue: string }> {
+  const map = new Map(existing.map((t) => [t.TagKey, t.TagValue]));
+  for (const t of added) map.set(t.TagKey, t.TagValue);
+  return [...map].map(([TagKey, TagValue]) => ({ TagKey, TagValue }));
+}

@@ -1,0 +1,172 @@
+/**
+ * Sealbox local KMS: a fetch handler speaking the AWS KMS JSON 1.1 protocol, backed by a
+ * crash-safe directory store. `createLocalKms` mounts in-process (tests, the dev server);
+ * `startLocalKmsServer` serves it over node:http.
+ *
+ * ```ts
+ * const kms = await startLocalKmsServer({ dataDir: '.sealbox/kms', port: 4599 });
+ * const client = new KMSClient({ endpoint: kms.url, region: kms.region, credentials: kms.credentials });
+ * ```
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { getRequestListener } from '@hono/node-server';
+import { AuditFile } from './audit-file.js';
+import { KmsHandler } from './handler.js';
+import { applySeed, loadSeed, type SeedFile } from './seed.js';
+import { KeyStore, isValidAccount, isValidRegion, type StoredCredential } from './store.js';
+
+export { KmsError } from './errors.js';
+export { StoreError, type KeyRecord, type StoredCredential } from './store.js';
+export { SeedError, type SeedFile, type SeedKey } from './seed.js';
+export { verifySigV4, SigV4Error, type SigV4Result, type VerifySigV4Options, type SigV4Crypto } from './sigv4.js';
+export { encodeContext } from './blob.js';
+
+export const DEFAULT_REGION = 'us-east-1';
+export const DEFAULT_ACCOUNT = '111122223333';
+
+export interface LocalKmsOptions {
+  /** Directory of the store (created if missing). */
+  dataDir: string;
+  /** Time for key lifecycle (deletion windows, rotation, dates in responses, audit). Default `Date.now`. */
+  clock?: () => number;
+  /** Time for SigV4's 5-minute skew check. Default `Date.now` (independent of `clock`, so tests can move `clock` days ahead while the AWS SDK signs with real time). */
+  requestClock?: () => number;
+  maxSkewMs?: number;
+  /** Default region (printed; keys live in the region of each request's credential scope). */
+  region?: string;
+  /** Default account: the account of credentials that do not name one. */
+  account?: string;
+  /** Accepted credentials. Default: env SEALBOX_KMS_ACCESS_KEY_ID / _SECRET_ACCESS_KEY, else generated once per data dir. */
+  credentials?: StoredCredential[];
+  /** 32-byte root key (or its base64). Default: env SEALBOX_ROOT_KEY, else `<dataDir>/root.key`. */
+  rootKey?: Uint8Array | string;
+  /** A seed file path or object, applied at start. */
+  seed?: string | SeedFile;
+  /** Audit file path, or false for none. Default `<dataDir>/audit.log`. */
+  audit?: string | false;
+  /** Environment to read (default `process.env`). */
+  env?: Record<string, string | undefined>;
+  /** Warnings (default console.warn). */
+  log?: (message: string) => void;
+}
+
+export interface LocalKms {
+  fetch(request: Request): Promise<Response>;
+  close(): Promise<void>;
+  readonly region: string;
+  readonly account: string;
+  /** The first accepted credential (what a local client should use). */
+  readonly credentials: { accessKeyId: string; secretAccessKey: string };
+  readonly dataDir: string;
+  readonly auditPath: string | undefined;
+  /** Operations this KMS implements (`TrentService.<name>`). */
+  readonly operations: string[];
+}
+
+export async function createLocalKms(options: LocalKmsOptions): Promise<LocalKms> {
+  const env = options.env ?? process.env;
+  const region = options.region ?? env.SEALBOX_KMS_REGION ?? DEFAULT_REGION;
+  const account = options.account ?? env.SEALBOX_KMS_ACCOUNT ?? DEFAULT_ACCOUNT;
+  if (!isValidRegion(region)) throw new Error(`invalid region '${region}'`);
+  if (!isValidAccount(account)) throw new Error(`invalid account '${account}' (12 digits)`);
+  const clock = options.clock ?? Date.now;
+  const storeOptions: Parameters<typeof KeyStore.open>[0] = { dataDir: options.dataDir, env, defaultAccount: account };
+  if (options.rootKey !== undefined) storeOptions.rootKey = options.rootKey;
+  if (options.log) storeOptions.log = options.log;
+  const store = await KeyStore.open(storeOptions);
+  if (options.credentials) {
+    if (options.credentials.length === 0) throw new Error('credentials must not be empty');
+    store.credentials.splice(0, store.credentials.length, ...options.credentials);
+    store.credentialsSource = 'options';
+  }
+  if (options.seed !== undefined) {
+    const seed = await loadSeed(options.seed);
+    await applySeed(store, seed, { region, account, now: clock() });
+  }
+  const auditPath = options.audit === false ? undefined : (options.audit ?? join(options.dataDir, 'audit.log'));
+  const audit = auditPath === undefined ? undefined : await AuditFile.open(auditPath, options.log);
+  const handlerOptions: ConstructorParameters<typeof KmsHandler>[0] = {
+    store,
+    defaultAccount: account,
+    defaultRegion: region,
+    clock,
+    requestClock: options.requestClock ?? Date.now,
+    maxSkewMs: options.maxSkewMs ?? 5 * 60 * 1000,
+  };
+  if (audit) handlerOptions.audit = audit;
+  const handler = new KmsHandler(handlerOptions);
+  const first = store.credentials[0]!;
+  let closed = false;
+  return {
+    fetch: handler.fetch,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await store.exclusive(async () => undefined);
+      await audit?.close();
+    },
+    region,
+    account,
+    credentials: { accessKeyId: first.accessKeyId, secretAccessKey: first.secretAccessKey },
+    dataDir: options.dataDir,
+    auditPath,
+    operations: handler.operations,
+  };
+}
+
+export interface LocalKmsServerOptions extends LocalKmsOptions {
+  /** Default 4599; 0 picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+}
+
+export interface LocalKmsServer {
+  url: string;
+  port: number;
+  host: string;
+  kms: LocalKms;
+  region: string;
+  account: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+  close(): Promise<void>;
+}
+
+export async function startLocalKmsServer(options: LocalKmsServerOptions): Promise<LocalKmsServer> {
+  const kms = await createLocalKms(options);
+  const host = options.host ?? '127.0.0.1';
+  const listener = getRequestListener((req) => kms.fetch(req));
+  const server: Server = createServer({ keepAliveTimeout: 65_000 }, listener);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 4599, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (e) {
+    await kms.close();
+    throw e;
+  }
+  const port = (server.address() as AddressInfo).port;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${urlHost}:${port}`,
+    port,
+    host,
+    kms,
+    region: kms.region,
+    account: kms.account,
+    credentials: kms.credentials,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await kms.close();
+    },
+  };
+}
