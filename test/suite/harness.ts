@@ -34,8 +34,13 @@ export function deepEqual(actual: unknown, expected: unknown, message = ''): voi
   if (a !== b) throw new AssertionError(`${message} expected ${b}, got ${a}`.trim());
 }
 
+/** Byte arrays as hex, and object keys sorted, so key order never decides equality. */
 function replacer(_key: string, value: unknown): unknown {
-  return value instanceof Uint8Array ? `bytes:${hex(value)}` : value;
+  if (value instanceof Uint8Array) return `bytes:${hex(value)}`;
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  }
+  return value;
 }
 
 export function bytesEqual(actual: Uint8Array, expected: Uint8Array, message = 'bytes differ'): void {

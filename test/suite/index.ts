@@ -1,5 +1,7 @@
 import type { TestCase } from './harness.js';
 import { roundtripCases } from './roundtrip.js';
+import { tamperCases } from './tamper.js';
+import { vectorCases } from './vectors.js';
 import { wycheproofCases } from './wycheproof.js';
 
-export const allCases: TestCase[] = [...wycheproofCases, ...roundtripCases];
+export const allCases: TestCase[] = [...wycheproofCases, ...roundtripCases, ...vectorCases, ...tamperCases];

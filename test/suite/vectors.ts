@@ -1,0 +1,74 @@
+/** Our own v1 vectors (test/vectors/v1): every valid one decrypts, every invalid one fails with its code. */
+import { type Keyring, RawAesKeyring, RsaOaepKeyring, decrypt, inspect } from '../../src/index.js';
+import { AssertionError, type SuiteEnv, type TestCase, deepEqual, equal, hex, rejectsWith, sha, unbase64, unhex } from './harness.js';
+
+interface KeySpec {
+  type: 'raw-aes' | 'rsa-oaep';
+  keyName?: string;
+  key?: string;
+  keyId?: string;
+  privateKeyPkcs8?: string;
+}
+interface ValidVector {
+  name: string;
+  keyring: string[];
+  chunkSize: number;
+  context: Record<string, string>;
+  plaintext: { length: number; sha256: string; hex?: string };
+  envelope: string;
+}
+interface InvalidVector {
+  name: string;
+  comment: string;
+  keyring: string[];
+  error: string;
+  envelope: string;
+}
+
+export async function loadVectors(env: SuiteEnv) {
+  const valid = JSON.parse(await env.readText('test/vectors/v1/valid.json')) as { keys: Record<string, KeySpec>; vectors: ValidVector[] };
+  const invalid = JSON.parse(await env.readText('test/vectors/v1/invalid.json')) as { vectors: InvalidVector[] };
+  const keyring = (name: string): Keyring => {
+    const spec = valid.keys[name];
+    if (!spec) throw new AssertionError(`unknown key ${name}`);
+    return spec.type === 'raw-aes'
+      ? new RawAesKeyring({ keyName: spec.keyName!, key: unhex(spec.key!) })
+      : new RsaOaepKeyring({ privateKey: unbase64(spec.privateKeyPkcs8!), keyId: spec.keyId! });
+  };
+  return { valid: valid.vectors, invalid: invalid.vectors, keyring };
+}
+
+export const vectorCases: TestCase[] = [
+  {
+    name: 'vectors v1: every valid envelope decrypts with each of its keys to the stated plaintext and context',
+    async run(env) {
+      const { valid, keyring } = await loadVectors(env);
+      equal(valid.length >= 10, true, 'at least 10 valid vectors');
+      for (const v of valid) {
+        const envelope = unbase64(v.envelope);
+        const info = await inspect(envelope);
+        equal(info.chunkSize, v.chunkSize, `${v.name} chunk size`);
+        deepEqual(info.context, v.context, `${v.name} context`);
+        for (const name of v.keyring) {
+          const result = await decrypt(envelope, { keyring: keyring(name) });
+          equal(result.plaintext.length, v.plaintext.length, `${v.name} with ${name}: length`);
+          equal(await sha('SHA-256', result.plaintext), v.plaintext.sha256, `${v.name} with ${name}: sha256`);
+          if (v.plaintext.hex !== undefined) equal(hex(result.plaintext), v.plaintext.hex, `${v.name}: hex`);
+          deepEqual(result.context, v.context, `${v.name}: context`);
+        }
+      }
+    },
+  },
+  {
+    name: 'vectors v1: every invalid envelope fails with its stated error code',
+    async run(env) {
+      const { invalid, keyring } = await loadVectors(env);
+      equal(invalid.length >= 20, true, 'at least 20 invalid vectors');
+      for (const v of invalid) {
+        const only = v.keyring.length === 1 ? keyring(v.keyring[0]!) : undefined;
+        if (!only) throw new AssertionError(`${v.name}: invalid vectors name one key`);
+        await rejectsWith(decrypt(unbase64(v.envelope), { keyring: only }), v.error, `${v.name} (${v.comment}):`);
+      }
+    },
+  },
+];
