@@ -116,14 +116,16 @@ export async function startDecryption(parsed: ParsedHeader, cobblestoneHead: Uin
   checkKeyring(options?.keyring);
   checkExpectedContext(parsed.protected.context, options.expectContext);
   const aad = headerAad(parsed.protectedBytes);
-  const dataKey = await options.keyring.unwrapDataKey({ context: parsed.protected.context, headerAad: aad, recipients: parsed.recipients });
+  const salt = cobblestoneHead.subarray(0, SALT_BYTES);
+  const commitment = cobblestoneHead.subarray(SALT_BYTES, SALT_BYTES + COMMITMENT_BYTES);
+  const dataKey = await options.keyring.unwrapDataKey({ context: parsed.protected.context, headerAad: aad, recipients: parsed.recipients, salt, commitment });
   if (dataKey === undefined) {
     const list = parsed.recipients.map((r) => `${r.type}:${r.keyId}`).join(', ');
     throw new SealboxError('ERR_NO_KEYRING_MATCH', `none of the envelope's recipients (${list}) belongs to this keyring`);
   }
   try {
-    const keys = await deriveMessageKeys(dataKey, cobblestoneHead.subarray(0, SALT_BYTES), aad);
-    checkCommitment(keys, cobblestoneHead.subarray(SALT_BYTES, SALT_BYTES + COMMITMENT_BYTES));
+    const keys = await deriveMessageKeys(dataKey, salt, aad);
+    checkCommitment(keys, commitment);
     return keys;
   } finally {
     if (dataKey instanceof Uint8Array) wipe(dataKey);

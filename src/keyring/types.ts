@@ -28,6 +28,13 @@ export interface UnwrapRequest {
   context: EncryptionContext;
   headerAad: Uint8Array;
   recipients: readonly Recipient[];
+  /**
+   * The payload's salt (24 bytes) and key commitment (32 bytes). A keyring that unwraps through
+   * a proxy sends them along for RSA recipients, so the proxy can check the commitment and apply
+   * its policy to the context the commitment authenticates.
+   */
+  salt: Uint8Array;
+  commitment: Uint8Array;
 }
 
 export interface Keyring {

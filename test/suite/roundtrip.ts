@@ -42,7 +42,7 @@ export const roundtripCases: TestCase[] = [
       const privateKey = await crypto.subtle.importKey('pkcs8', pair.privateKey as BufferSource, { name: 'RSA-OAEP', hash: 'SHA-256' }, false, ['unwrapKey']);
       const envelope = await encrypt(pattern(100), { keyring: new RsaOaepKeyring({ publicKey: pair.publicKey, keyId: 'rsa-1' }) });
       const keyring = new RsaOaepKeyring({ privateKey, keyId: 'rsa-1' });
-      const dataKey = await keyring.unwrapDataKey({ context: {}, headerAad: new Uint8Array(0), recipients: parseEnvelopeHeader(envelope, DEFAULT_LIMITS).recipients });
+      const dataKey = await keyring.unwrapDataKey({ context: {}, headerAad: new Uint8Array(0), recipients: parseEnvelopeHeader(envelope, DEFAULT_LIMITS).recipients, salt: new Uint8Array(24), commitment: new Uint8Array(32) });
       ok(dataKey && !(dataKey instanceof Uint8Array), 'the data key is a CryptoKey');
       equal((dataKey as CryptoKey).extractable, false, 'extractable');
       bytesEqual((await decrypt(envelope, { keyring })).plaintext, pattern(100));
