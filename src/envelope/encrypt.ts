@@ -7,7 +7,7 @@ import { type EncryptOptions, startEncryption } from './session.js';
 /** Encrypts a whole message in memory. For large inputs use `EncryptStream`. */
 export async function encrypt(plaintext: Uint8Array, options: EncryptOptions): Promise<Uint8Array> {
   if (!isBytes(plaintext)) throw new SealboxError('ERR_INVALID_ARGUMENT', 'encrypt expects the plaintext as a Uint8Array');
-  const session = await startEncryption(options);
+  const session = await startEncryption({ ...options, plaintextLength: plaintext.length });
   const { chunkSize, keys, head } = session;
   const base = head.length - COBBLESTONE_HEADER_BYTES;
   const out = new Uint8Array(base + ciphertextLength(plaintext.length, chunkSize));

@@ -20,7 +20,7 @@ import {
   headerAad,
   validateContext,
 } from '../format/header.js';
-import type { Keyring } from '../keyring/types.js';
+import type { Keyring, WrapRequest } from '../keyring/types.js';
 import { DATA_KEY_BYTES } from '../keyring/types.js';
 import {
   COMMITMENT_BYTES,
@@ -37,6 +37,8 @@ export interface EncryptOptions {
   /** Power of two from 16 KiB (the default, the Cobblestone standard) to 4 MiB. */
   chunkSize?: number;
   limits?: Partial<EnvelopeLimits>;
+  /** The plaintext length, when known in advance: lets a caching keyring enforce its byte limit. */
+  plaintextLength?: number;
   /**
    * Fixes the 24-byte salt. Only for test vectors and reproducible tests: a salt must never repeat
    * for the same data key, and by default it is random.
@@ -80,7 +82,9 @@ export async function startEncryption(options: EncryptOptions): Promise<Encrypti
 
   const protectedBytes = encodeProtected({ suite: SUITE_COBBLESTONE_256, chunkSize, context });
   const aad = headerAad(protectedBytes);
-  const wrapped = await options.keyring.wrapDataKey({ context, headerAad: aad });
+  const request: WrapRequest = { context, headerAad: aad };
+  if (options.plaintextLength !== undefined) request.plaintextLength = options.plaintextLength;
+  const wrapped = await options.keyring.wrapDataKey(request);
   if (!isBytes(wrapped?.dataKey) || wrapped.dataKey.length !== DATA_KEY_BYTES || !Array.isArray(wrapped.recipients)) {
     throw new SealboxError('ERR_INVALID_ARGUMENT', 'the keyring returned no 32-byte data key or no recipients');
   }

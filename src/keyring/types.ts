@@ -16,10 +16,15 @@ export interface WrapRequest {
   headerAad: Uint8Array;
   /** Present when another keyring already generated the data key: wrap this one, don't make one. */
   dataKey?: Uint8Array;
+  /** The message's plaintext length when known (one-shot encrypt), for caching keyrings' byte limits. */
+  plaintextLength?: number;
 }
 
 export interface WrapResult {
-  /** The 32-byte data key (the one passed in, or a fresh one). */
+  /**
+   * The 32-byte data key (the one passed in, or a fresh one). The caller wipes it after use, so a
+   * keyring that keeps the key (a cache) must hand out a copy.
+   */
   dataKey: Uint8Array;
   recipients: Recipient[];
 }
