@@ -1,0 +1,167 @@
+// SigV4 verification: the runtime-agnostic verifier directly (WebCrypto path, requests signed by
+// aws4fetch), and the KMS's answers to bad signatures through the AWS SDK.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { AwsV4Signer } from 'aws4fetch';
+import { CreateKeyCommand, ListKeysCommand } from '@aws-sdk/client-kms';
+import { SigV4Error, verifySigV4 } from '../../../src/kms/sigv4.js';
+import { rejectsWith, startHarness, type Harness } from './helpers.js';
+
+const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+const lookupSecret = (id: string) => (id === 'AKIDEXAMPLE' ? { secretAccessKey: SECRET, principal: 'alice' } : undefined);
+
+async function signed(opts: { body?: string; datetime?: string; secret?: string; accessKeyId?: string; url?: string; headers?: Record<string, string> } = {}) {
+  const body = opts.body ?? '{"KeyId":"alias/x"}';
+  const signer = new AwsV4Signer({
+    method: 'POST',
+    url: opts.url ?? 'https://kms.us-east-1.amazonaws.com/',
+    headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'TrentService.DescribeKey', ...(opts.headers ?? {}) },
+    body,
+    accessKeyId: opts.accessKeyId ?? 'AKIDEXAMPLE',
+    secretAccessKey: opts.secret ?? SECRET,
+    service: 'kms',
+    region: 'eu-west-3',
+    ...(opts.datetime ? { datetime: opts.datetime } : {}),
+  });
+  const s = await signer.sign();
+  const headers = new Headers(s.headers);
+  headers.set('host', new URL(s.url).host);
+  return { request: new Request(s.url, { method: 'POST', headers, body }), body: new TextEncoder().encode(body) };
+}
+
+function amz(t: number): string {
+  return new Date(t).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+}
+
+async function expectCode(p: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(p, (e: unknown) => e instanceof SigV4Error && e.code === code);
+}
+
+describe('verifySigV4 (WebCrypto)', () => {
+  test('accepts a valid request and returns scope and secret info', async () => {
+    const { request, body } = await signed();
+    const r = await verifySigV4(request, body, { lookupSecret, service: 'kms' });
+    assert.equal(r.accessKeyId, 'AKIDEXAMPLE');
+    assert.equal(r.region, 'eu-west-3');
+    assert.equal(r.service, 'kms');
+    assert.equal(r.secret.principal, 'alice');
+    assert.ok(r.signedHeaders.includes('host'));
+  });
+
+  test('the signing-key cache gives the same answer', async () => {
+    const cache = new Map<string, Uint8Array>();
+    for (let i = 0; i < 3; i++) {
+      const { request, body } = await signed({ body: `{"n":${i}}` });
+      await verifySigV4(request, body, { lookupSecret, signingKeyCache: cache });
+    }
+    assert.equal(cache.size, 1);
+    const { request, body } = await signed({ secret: 'wrong' });
+    await expectCode(verifySigV4(request, body, { lookupSecret, signingKeyCache: cache }), 'InvalidSignature');
+  });
+
+  test('rejects a changed body, a changed signed header and a wrong secret', async () => {
+    const a = await signed();
+    await expectCode(verifySigV4(a.request, new TextEncoder().encode('{"KeyId":"alias/y"}'), { lookupSecret }), 'InvalidSignature');
+    const b = await signed();
+    const headers = new Headers(b.request.headers);
+    headers.set('x-amz-target', 'TrentService.ScheduleKeyDeletion');
+    await expectCode(verifySigV4(new Request(b.request.url, { method: 'POST', headers, body: b.body }), b.body, { lookupSecret }), 'InvalidSignature');
+    const c = await signed({ secret: 'not the secret' });
+    await expectCode(verifySigV4(c.request, c.body, { lookupSecret }), 'InvalidSignature');
+  });
+
+  test('rejects an unknown access key, a missing header and a malformed one', async () => {
+    const a = await signed({ accessKeyId: 'AKIDUNKNOWN' });
+    await expectCode(verifySigV4(a.request, a.body, { lookupSecret }), 'UnrecognizedClient');
+    await expectCode(verifySigV4(new Request('https://x/', { method: 'POST' }), new Uint8Array(), { lookupSecret }), 'MissingAuthenticationToken');
+    const bad = new Request('https://x/', { method: 'POST', headers: { authorization: 'AWS4-HMAC-SHA256 Credential=abc' } });
+    await expectCode(verifySigV4(bad, new Uint8Array(), { lookupSecret }), 'IncompleteSignature');
+    const basic = new Request('https://x/', { method: 'POST', headers: { authorization: 'Basic Zm9vOmJhcg==' } });
+    await expectCode(verifySigV4(basic, new Uint8Array(), { lookupSecret }), 'IncompleteSignature');
+  });
+
+  test('rejects a signing time more than 5 minutes away, either side', async () => {
+    const now = Date.now();
+    for (const t of [now - 6 * 60_000, now + 6 * 60_000]) {
+      const { request, body } = await signed({ datetime: amz(t) });
+      await expectCode(verifySigV4(request, body, { lookupSecret }), 'SignatureExpired');
+    }
+    const ok = await signed({ datetime: amz(now - 4 * 60_000) });
+    await verifySigV4(ok.request, ok.body, { lookupSecret });
+    // The injected clock decides.
+    const old = await signed({ datetime: '20200101T000000Z' });
+    await verifySigV4(old.request, old.body, { lookupSecret, now: () => Date.UTC(2020, 0, 1, 0, 1) });
+  });
+
+  test('rejects a service other than the expected one', async () => {
+    const { request, body } = await signed();
+    await expectCode(verifySigV4(request, body, { lookupSecret, service: 's3' }), 'InvalidSignature');
+  });
+
+  test('checks x-amz-content-sha256 against the body', async () => {
+    const { request, body } = await signed({ headers: { 'x-amz-content-sha256': '0'.repeat(64) } });
+    await expectCode(verifySigV4(request, body, { lookupSecret }), 'InvalidSignature');
+  });
+
+  test('query strings are canonicalised (sorted, encoded)', async () => {
+    const { request, body } = await signed({ url: 'https://kms.us-east-1.amazonaws.com/a%20b/?b=2&a=1&c=x%2Fy' });
+    await verifySigV4(request, body, { lookupSecret });
+  });
+});
+
+describe('KMS authentication through the AWS SDK', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  test('a valid client works; region comes from the credential scope', async () => {
+    const k = await h.client.send(new CreateKeyCommand({}));
+    const other = h.clientFor({ region: 'eu-central-1' });
+    const k2 = await other.send(new CreateKeyCommand({}));
+    assert.ok(k2.KeyMetadata!.Arn!.startsWith('arn:aws:kms:eu-central-1:111122223333:key/'));
+    const east = (await h.client.send(new ListKeysCommand({}))).Keys!.map((x) => x.KeyId);
+    const central = (await other.send(new ListKeysCommand({}))).Keys!.map((x) => x.KeyId);
+    assert.ok(east.includes(k.KeyMetadata!.KeyId) && !east.includes(k2.KeyMetadata!.KeyId));
+    assert.ok(central.includes(k2.KeyMetadata!.KeyId) && !central.includes(k.KeyMetadata!.KeyId));
+  });
+
+  test('wrong secret → InvalidSignatureException; unknown key → UnrecognizedClientException', async () => {
+    const e1 = await rejectsWith(h.clientFor({ secretAccessKey: 'wrong' }).send(new ListKeysCommand({})), 'InvalidSignatureException');
+    assert.equal(e1.$metadata?.httpStatusCode, 400);
+    await rejectsWith(h.clientFor({ accessKeyId: 'AKIANOTKNOWN0000000' }).send(new ListKeysCommand({})), 'UnrecognizedClientException');
+  });
+
+  test('clock skew beyond 5 minutes → InvalidSignatureException (server clock moved)', async () => {
+    const skewed = await startHarness({ requestClock: () => Date.now() + 10 * 60_000 });
+    try {
+      const e = await rejectsWith(skewed.client.send(new ListKeysCommand({})), 'InvalidSignatureException');
+      assert.match(e.message, /expired/i);
+    } finally {
+      await skewed.close();
+    }
+  });
+
+  test('malformed requests never crash the server', async () => {
+    const url = h.server.url;
+    const cases: RequestInit[] = [
+      { method: 'GET' },
+      { method: 'POST', body: 'not json', headers: { 'x-amz-target': 'TrentService.ListKeys' } },
+      { method: 'POST', headers: { authorization: 'AWS4-HMAC-SHA256 garbage', 'x-amz-target': 'TrentService.ListKeys' } },
+      { method: 'POST', headers: { authorization: 'AWS4-HMAC-SHA256 Credential=a/b/c/d/e, SignedHeaders=host, Signature=zz' } },
+      { method: 'POST', body: new Uint8Array(2 * 1024 * 1024) },
+    ];
+    for (const init of cases) {
+      const r = await fetch(url, init);
+      assert.ok(r.status >= 400 && r.status < 500, `status ${r.status}`);
+      const j = (await r.json()) as { __type: string };
+      assert.equal(typeof j.__type, 'string');
+      assert.equal(r.headers.get('content-type'), 'application/x-amz-json-1.1');
+    }
+    // Still serving.
+    await h.client.send(new ListKeysCommand({}));
+  });
+});
