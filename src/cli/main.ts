@@ -22,6 +22,8 @@ export const EXIT = {
 
 export const commands: Record<string, CliCommand> = {
   start: { summary: 'local KMS + proxy + demo page (what `npm start` runs)', load: () => import('./start.js') },
+  kms: { summary: 'local KMS (AWS KMS JSON API) for development and tests', load: () => import('./kms.js') },
+  audit: { summary: 'verify or tail a hash-chained audit file', load: () => import('./audit.js') },
 };
 
 export function usage(): string {

@@ -259,7 +259,7 @@ describe('symmetric cryptography', () => {
     const gn = await kms.send(new GenerateDataKeyCommand({ KeyId: id, NumberOfBytes: 1024 }));
     assert.equal(gn.Plaintext!.length, 1024);
     const w = await kms.send(new GenerateDataKeyWithoutPlaintextCommand({ KeyId: id, KeySpec: 'AES_256', EncryptionContext: ctx }));
-    assert.equal(w.Plaintext, undefined);
+    assert.equal((w as { Plaintext?: unknown }).Plaintext, undefined);
     assert.equal((await kms.send(new DecryptCommand({ CiphertextBlob: w.CiphertextBlob, EncryptionContext: ctx, KeyId: id }))).Plaintext!.length, 32);
 
     const plain = new Uint8Array(4096).fill(9);
@@ -320,7 +320,7 @@ describe('asymmetric and HMAC keys', () => {
       assert.equal(pub.KeySpec, spec);
       assert.equal(pub.KeyUsage, 'ENCRYPT_DECRYPT');
       // Offline wrap in WebCrypto with the SPKI, empty label.
-      const key = await crypto.subtle.importKey('spki', pub.PublicKey!, { name: 'RSA-OAEP', hash: 'SHA-256' }, false, ['encrypt']);
+      const key = await crypto.subtle.importKey('spki', new Uint8Array(pub.PublicKey!), { name: 'RSA-OAEP', hash: 'SHA-256' }, false, ['encrypt']);
       const dek = crypto.getRandomValues(new Uint8Array(32));
       const wrapped = new Uint8Array(await crypto.subtle.encrypt({ name: 'RSA-OAEP' }, key, dek));
       const d = await kms.send(new DecryptCommand({ KeyId: id, CiphertextBlob: wrapped, EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' }));
@@ -400,7 +400,7 @@ describe('asymmetric and HMAC keys', () => {
     assert.equal(created.KeyMetadata!.KeyState, 'PendingImport');
     await rejectsWith(kms.send(new EncryptCommand({ KeyId: id, Plaintext: te.encode('x') })), 'KMSInvalidStateException');
     const params = await kms.send(new GetParametersForImportCommand({ KeyId: id, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }));
-    const wrapKey = await crypto.subtle.importKey('spki', params.PublicKey!, { name: 'RSA-OAEP', hash: 'SHA-256' }, false, ['encrypt']);
+    const wrapKey = await crypto.subtle.importKey('spki', new Uint8Array(params.PublicKey!), { name: 'RSA-OAEP', hash: 'SHA-256' }, false, ['encrypt']);
     const material = crypto.getRandomValues(new Uint8Array(32));
     const encrypted = new Uint8Array(await crypto.subtle.encrypt({ name: 'RSA-OAEP' }, wrapKey, material));
     await rejectsWith(
@@ -415,7 +415,7 @@ describe('asymmetric and HMAC keys', () => {
     assert.equal(new TextDecoder().decode((await kms.send(new DecryptCommand({ CiphertextBlob: e.CiphertextBlob }))).Plaintext), 'imported');
     // Re-importing different material is refused.
     const p2 = await kms.send(new GetParametersForImportCommand({ KeyId: id, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_2048' }));
-    const k2 = await crypto.subtle.importKey('spki', p2.PublicKey!, { name: 'RSA-OAEP', hash: 'SHA-256' }, false, ['encrypt']);
+    const k2 = await crypto.subtle.importKey('spki', new Uint8Array(p2.PublicKey!), { name: 'RSA-OAEP', hash: 'SHA-256' }, false, ['encrypt']);
     const other = new Uint8Array(await crypto.subtle.encrypt({ name: 'RSA-OAEP' }, k2, crypto.getRandomValues(new Uint8Array(32))));
     await rejectsWith(
       kms.send(new ImportKeyMaterialCommand({ KeyId: id, ImportToken: p2.ImportToken, EncryptedKeyMaterial: other, ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' })),

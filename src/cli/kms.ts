@@ -1,0 +1,95 @@
+/** `sealbox kms`: run the local KMS (AWS KMS JSON 1.1 API) on this machine. */
+import { parseArgs } from 'node:util';
+import { EXIT } from './main.js';
+
+const HELP = `Usage: sealbox kms [options]
+
+Runs the Sealbox local KMS: the AWS KMS JSON API for development and tests.
+
+Options:
+  --port <n>        port to listen on (default 4599; 0 picks a free one)
+  --host <addr>     address to listen on (default 127.0.0.1)
+  --data <dir>      data directory (default ./.sealbox/kms)
+  --seed <file>     seed file (keys, aliases, policies) applied at start, idempotently
+  --region <name>   default region (default us-east-1, or SEALBOX_KMS_REGION)
+  --account <id>    default account (default 111122223333, or SEALBOX_KMS_ACCOUNT)
+  -h, --help        this help
+
+Environment:
+  SEALBOX_ROOT_KEY                 base64 32-byte root key (else <data>/root.key, created 0600)
+  SEALBOX_KMS_ACCESS_KEY_ID        development credentials (else generated once per data dir)
+  SEALBOX_KMS_SECRET_ACCESS_KEY
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        data: { type: 'string' },
+        seed: { type: 'string' },
+        region: { type: 'string' },
+        account: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    console.error(`sealbox kms: ${(e as Error).message}\n\n${HELP}`);
+    return EXIT.USAGE;
+  }
+  if (values.help) {
+    console.log(HELP);
+    return EXIT.OK;
+  }
+  const port = values.port === undefined ? 4599 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`sealbox kms: --port must be 0–65535`);
+    return EXIT.USAGE;
+  }
+  const { startLocalKmsServer } = await import('../kms/index.js');
+  const dataDir = values.data ?? '.sealbox/kms';
+  let server;
+  try {
+    const options: Parameters<typeof startLocalKmsServer>[0] = { dataDir, port, host: values.host ?? '127.0.0.1' };
+    if (values.seed !== undefined) options.seed = values.seed;
+    if (values.region !== undefined) options.region = values.region;
+    if (values.account !== undefined) options.account = values.account;
+    server = await startLocalKmsServer(options);
+  } catch (e) {
+    console.error(`sealbox kms: ${(e as Error).message}`);
+    return EXIT.FAILURE;
+  }
+  console.log(
+    [
+      'Sealbox local KMS (development only)',
+      `  endpoint   ${server.url}`,
+      `  region     ${server.region}`,
+      `  account    ${server.account}`,
+      `  data       ${dataDir}`,
+      `  audit      ${server.kms.auditPath ?? '(off)'}`,
+      '',
+      'Development credentials (AWS SDK / CLI):',
+      `  AWS_ACCESS_KEY_ID=${server.credentials.accessKeyId}`,
+      `  AWS_SECRET_ACCESS_KEY=${server.credentials.secretAccessKey}`,
+      `  AWS_REGION=${server.region}`,
+      `  AWS_ENDPOINT_URL_KMS=${server.url}`,
+    ].join('\n'),
+  );
+  return new Promise<number>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      server.close().then(
+        () => resolve(EXIT.OK),
+        () => resolve(EXIT.FAILURE),
+      );
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
