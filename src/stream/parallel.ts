@@ -28,3 +28,102 @@ export async function forEachIndex(count: number, concurrency: number, task: (in
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
   if (state.failed) throw state.failed.error;
 }
+
+/**
+ * An in-order window over concurrent tasks, for the streams: `add` starts tracking a task and
+ * resolves once fewer than `capacity` tasks are pending, so a caller that awaits it never has more
+ * than `capacity` chunks in flight. Results are handed to `emit` strictly in the order the tasks
+ * were added, as soon as every earlier one has finished (not when the window happens to fill), so
+ * a slow writer still sees its output promptly. The first failure in that order goes to `fail`
+ * (once); results after it are dropped, and so the error does not depend on timing.
+ */
+export class OrderedWindow<T> {
+  readonly capacity: number;
+  #slots: { settled: boolean; failed: boolean; value?: T; error?: unknown }[] = [];
+  #waiters: (() => void)[] = [];
+  #stopped = false;
+  #failure: { error: unknown } | undefined;
+  readonly #emit: (value: T) => void;
+  readonly #fail: (error: unknown) => void;
+
+  constructor(capacity: number, emit: (value: T) => void, fail: (error: unknown) => void) {
+    this.capacity = Math.max(1, capacity);
+    this.#emit = emit;
+    this.#fail = fail;
+  }
+
+  /** Tasks started and not yet emitted. */
+  get pending(): number {
+    return this.#slots.length;
+  }
+
+  /** Tracks `task`; resolves when there is room for another one. Rejects once the window failed. */
+  async add(task: Promise<T>): Promise<void> {
+    this.#check();
+    const slot: { settled: boolean; failed: boolean; value?: T; error?: unknown } = { settled: false, failed: false };
+    this.#slots.push(slot);
+    task.then(
+      (value) => {
+        slot.settled = true;
+        slot.value = value;
+        this.#release();
+      },
+      (error: unknown) => {
+        slot.settled = true;
+        slot.failed = true;
+        slot.error = error;
+        this.#release();
+      },
+    );
+    while (!this.#stopped && this.#slots.length >= this.capacity) await this.#wait();
+    this.#check();
+  }
+
+  /** Resolves when every task added so far has been emitted; rejects if one failed. */
+  async drain(): Promise<void> {
+    while (!this.#stopped && this.#slots.length > 0) await this.#wait();
+    this.#check();
+  }
+
+  /** Stops for good (cancel): drops pending results and wakes every waiter. */
+  stop(error: unknown): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#failure ??= { error };
+    this.#slots = [];
+    this.#wake();
+  }
+
+  #check(): void {
+    if (this.#failure) throw this.#failure.error;
+  }
+
+  #wait(): Promise<void> {
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  #release(): void {
+    while (!this.#stopped && this.#slots[0]?.settled) {
+      const slot = this.#slots.shift()!;
+      if (slot.failed) {
+        this.stop(slot.error);
+        this.#fail(slot.error);
+        return;
+      }
+      try {
+        this.#emit(slot.value as T);
+      } catch (error) {
+        // The consumer went away (the readable side was cancelled or errored).
+        this.stop(error);
+        return;
+      }
+    }
+    this.#wake();
+  }
+}
