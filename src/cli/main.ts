@@ -22,6 +22,9 @@ export const EXIT = {
 
 export const commands: Record<string, CliCommand> = {
   start: { summary: 'local KMS + proxy + demo page (what `npm start` runs)', load: () => import('./start.js') },
+  encrypt: { summary: 'encrypt a file or stdin into an envelope', load: () => import('./encrypt.js') },
+  decrypt: { summary: 'decrypt an envelope (file or stdin)', load: () => import('./decrypt.js') },
+  inspect: { summary: "show an envelope's header (context, recipients); no key needed", load: () => import('./inspect.js') },
   kms: { summary: 'local KMS (AWS KMS JSON API) for development and tests', load: () => import('./kms.js') },
   audit: { summary: 'verify or tail a hash-chained audit file', load: () => import('./audit.js') },
 };
