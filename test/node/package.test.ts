@@ -1,0 +1,177 @@
+// Package checks on what npm would publish (`npm pack` of the built dist/):
+// - publint (strict) and @arethetypeswrong/cli on the tarball;
+// - the package's exports resolve without a bundler: Node and Bun import it by name, Deno and Bun
+//   import its dist/index.js by path, from a consumer folder where the tarball is installed; each
+//   does a round trip, then another with crypto.subtle removed, which loads the lazy noble chunk
+//   through its bare `@noble/*` imports;
+// - the core entry bundled for browsers with rollup has no Node built-in, no side effect at import
+//   time, and the shipped browser bundle has no eval / new Function (CSP without 'unsafe-eval',
+//   workerd) and keeps noble in a separate, lazily imported chunk.
+import { after, before, test } from 'node:test';
+import { builtinModules } from 'node:module';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { nodeResolve } from '@rollup/plugin-node-resolve';
+import { publint } from 'publint';
+import { formatMessage } from 'publint/utils';
+import { rollup } from 'rollup';
+import { exec } from '../../scripts/runtimes/hosts.js';
+import { buildDir, root } from '../../scripts/runtimes/build.js';
+
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name: string; version: string; dependencies?: Record<string, string> };
+let work: string;
+let tarball: string;
+let consumer: string;
+
+before(async () => {
+  if (!existsSync(join(root, 'dist/index.js'))) throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
+  mkdirSync(buildDir, { recursive: true });
+  work = mkdtempSync(join(buildDir, 'package-'));
+  const { stdout } = await exec('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', work]);
+  tarball = join(work, (JSON.parse(stdout.slice(stdout.indexOf('['))) as Array<{ filename: string }>)[0]!.filename);
+  // A consumer with the tarball installed; its own package.json stops Node from resolving
+  // "sealbox" as a self-reference to the repository.
+  consumer = join(work, 'consumer');
+  const installed = join(consumer, 'node_modules', pkg.name);
+  mkdirSync(installed, { recursive: true });
+  await exec('tar', ['-xzf', tarball, '-C', installed, '--strip-components=1']);
+  for (const dep of Object.keys(pkg.dependencies ?? {})) {
+    mkdirSync(join(consumer, 'node_modules', dep, '..'), { recursive: true });
+    symlinkSync(join(root, 'node_modules', dep), join(consumer, 'node_modules', dep));
+  }
+  writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: { [pkg.name]: pkg.version } }));
+  const check = (specifier: string) => `import * as sealbox from ${JSON.stringify(specifier)};
+const { encrypt, decrypt, RawAesKeyring } = sealbox;
+const key = new Uint8Array(32).fill(7);
+const keyring = () => new RawAesKeyring({ keyName: 'k', key });
+const message = new TextEncoder().encode('sealbox '.repeat(8000));
+const same = (bytes) => bytes.length === message.length && bytes.every((b, i) => b === message[i]);
+const envelope = await encrypt(message, { keyring: keyring() });
+const webcrypto = same((await decrypt(envelope, { keyring: keyring() })).plaintext);
+const real = globalThis.crypto;
+Object.defineProperty(globalThis, 'crypto', { value: { getRandomValues: (a) => real.getRandomValues(a) }, configurable: true, writable: true });
+const noble = same((await decrypt(envelope, { keyring: keyring() })).plaintext);
+console.log('RESULT ' + JSON.stringify({ webcrypto, noble, exports: Object.keys(sealbox).sort() }));
+`;
+  writeFileSync(join(consumer, 'by-name.mjs'), check(pkg.name));
+  writeFileSync(join(consumer, 'by-path.mjs'), check(`./node_modules/${pkg.name}/dist/index.js`));
+});
+
+after(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+test('publint (strict) finds nothing in the packed package', async () => {
+  // The installed copy holds exactly the packed files, so publint lints it as they are (pack: false).
+  const { messages, pkg: manifest } = await publint({ pkgDir: join(consumer, 'node_modules', pkg.name), strict: true, level: 'suggestion', pack: false });
+  if (messages.length) throw new Error(`publint:\n${messages.map((m) => `- ${m.type}: ${formatMessage(m, manifest, { color: false })}`).join('\n')}`);
+});
+
+test('@arethetypeswrong/cli: types resolve for TypeScript users (ESM-only profile)', async () => {
+  // The package is ESM only ("type": "module", no "require" condition), as its engines (Node ≥ 20)
+  // allow. The esm-only profile ignores the two CommonJS resolutions (node10, node16 from CJS),
+  // where "CJS resolves to ESM" is the intended outcome; every ESM and bundler resolution must
+  // be clean.
+  try {
+    await exec(join(root, 'node_modules/.bin/attw'), [tarball, '--profile', 'esm-only', '--format', 'ascii'], { env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } });
+  } catch (error) {
+    throw new Error(`attw found problems:\n${(error as Error).message}`);
+  }
+});
+
+async function importIn(command: string, args: string[]): Promise<{ webcrypto: boolean; noble: boolean; exports: string[] }> {
+  const { stdout } = await exec(command, args, { cwd: consumer });
+  const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
+  if (!line) throw new Error(`no result from ${command}:\n${stdout}`);
+  return JSON.parse(line.slice('RESULT '.length));
+}
+
+test('exports resolve without a bundler: Node and Bun by package name, Deno and Bun by path', async () => {
+  const bin = (name: string) => join(root, 'node_modules/.bin', name);
+  const runs = {
+    'node (import "sealbox")': importIn(process.execPath, ['by-name.mjs']),
+    'bun (import "sealbox")': importIn(bin('bun'), ['by-name.mjs']),
+    'bun (dist/index.js)': importIn(bin('bun'), ['by-path.mjs']),
+    'deno (dist/index.js)': importIn(bin('deno'), ['run', '--no-lock', '--no-prompt', '--node-modules-dir=manual', '--allow-read=.', 'by-path.mjs']),
+  };
+  const problems: string[] = [];
+  const core = ['encrypt', 'decrypt', 'inspect', 'RawAesKeyring', 'RsaOaepKeyring', 'MultiKeyring', 'SealboxError', 'isSealboxError', 'DEFAULT_LIMITS'];
+  const seen = new Set<string>();
+  for (const [name, run] of Object.entries(runs)) {
+    try {
+      const result = await run;
+      if (!result.webcrypto) problems.push(`${name}: round trip failed`);
+      if (!result.noble) problems.push(`${name}: round trip without crypto.subtle (lazy noble chunk) failed`);
+      const missing = core.filter((e) => !result.exports.includes(e));
+      if (missing.length) problems.push(`${name}: missing exports ${missing.join(', ')}`);
+      seen.add(result.exports.join(', '));
+    } catch (error) {
+      problems.push(`${name}: ${(error as Error).message}`);
+    }
+  }
+  if (seen.size > 1) problems.push(`the runtimes see different exports:\n  ${[...seen].join('\n  ')}`);
+  if (problems.length) throw new Error(problems.join('\n'));
+});
+
+test('core bundled for browsers with rollup: no Node built-in, nothing unresolved', async () => {
+  const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+  const offending: string[] = [];
+  const bundle = await rollup({
+    input: join(root, 'dist/index.js'),
+    plugins: [
+      {
+        name: 'flag-node-builtins',
+        resolveId(source, importer) {
+          if (source.startsWith('node:') || builtins.has(source) || builtins.has(source.split('/')[0]!)) {
+            offending.push(`${source} (imported by ${importer})`);
+            return { id: source, external: true };
+          }
+          return null;
+        },
+      },
+      nodeResolve({ browser: true, preferBuiltins: false }),
+    ],
+    onwarn(warning) {
+      if (warning.code === 'UNRESOLVED_IMPORT') offending.push(`unresolved ${warning.exporter ?? warning.message}`);
+    },
+  });
+  const { output } = await bundle.generate({ format: 'es' });
+  await bundle.close();
+  if (offending.length) throw new Error(`the browser bundle of the core imports:\n- ${offending.join('\n- ')}`);
+  const imports = output.flatMap((chunk) => (chunk.type === 'chunk' ? chunk.imports : []));
+  const external = imports.filter((id) => !output.some((c) => c.fileName === id));
+  if (external.length) throw new Error(`external imports left in the bundle: ${external.join(', ')}`);
+});
+
+test('core has no side effects at import: tree-shaken, `import "sealbox"` bundles to nothing', async () => {
+  const entry = '\0entry';
+  const bundle = await rollup({
+    input: entry,
+    // moduleSideEffects: true ignores package.json's "sideEffects": false, so this checks the code itself.
+    treeshake: { moduleSideEffects: true },
+    plugins: [
+      { name: 'entry', resolveId: (id) => (id === entry ? id : null), load: (id) => (id === entry ? `import ${JSON.stringify(join(root, 'dist/index.js'))};` : null) },
+      nodeResolve({ browser: true, preferBuiltins: false }),
+    ],
+    onwarn() {},
+  });
+  const { output } = await bundle.generate({ format: 'es' });
+  await bundle.close();
+  const code = output.map((chunk) => (chunk.type === 'chunk' ? chunk.code : '')).join('').trim();
+  if (code) throw new Error(`importing the core runs code:\n${code.slice(0, 2000)}`);
+});
+
+test('shipped browser bundle: no eval or new Function, noble only in a lazily imported chunk', () => {
+  const dir = join(root, 'dist/browser');
+  const main = readFileSync(join(dir, 'sealbox.min.js'), 'utf8');
+  const chunks = readdirSync(join(dir, 'chunks')).filter((f) => f.endsWith('.js'));
+  for (const [name, code] of [['sealbox.min.js', main], ...chunks.map((f) => [f, readFileSync(join(dir, 'chunks', f), 'utf8')])] as const) {
+    if (/\bnew Function\b|\beval\s*\(|\bFunction\s*\(/.test(code)) throw new Error(`${name} evaluates strings (eval / Function)`);
+    if (/\brequire\s*\(|from\s*["']node:/.test(code)) throw new Error(`${name} has require() or a node: import`);
+  }
+  const noble = chunks.filter((f) => f.startsWith('noble-'));
+  if (noble.length === 0) throw new Error('no noble chunk in dist/browser/chunks');
+  const staticImports = [...main.matchAll(/(?:^|[;}\s])import\s*(?:[\w{}*\s,$]+from\s*)?["']([^"']+)["']/g)].map((m) => m[1]!);
+  if (staticImports.some((s) => s.includes('noble-'))) throw new Error('sealbox.min.js imports the noble chunk statically');
+  if (!noble.some((f) => main.includes(`import("./chunks/${f}")`))) throw new Error('sealbox.min.js does not import the noble chunk lazily');
+});
