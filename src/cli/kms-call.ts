@@ -1,11 +1,10 @@
 /**
- * A tiny KMS JSON 1.1 caller for the `keys` commands (CreateKey, ListKeys, policies… which the
- * browser-sized KmsClient leaves out): one POST with `X-Amz-Target: TrentService.<Op>`, signed
- * with SigV4 (`aws4fetch`) or sent with a bearer token for a proxy. KMS errors become
- * SealboxErrors with the KMS request id.
+ * Where the CLI's KMS calls go (`--kms`, `--region`, `--token`, credentials from the environment),
+ * and a generic call for the `keys` commands. The KmsClient's `send` speaks any KMS JSON 1.1
+ * operation (SigV4 via aws4fetch, or a bearer token for a proxy), with its retries and its
+ * mapping of KMS errors to SealboxErrors, so nothing here re-implements the wire protocol.
  */
-import { AwsClient } from 'aws4fetch';
-import { SealboxError, type SealboxErrorCode } from '../errors.js';
+import { KmsClient, KmsRequestError } from '../client/kms-client.js';
 import { UsageError } from './shared/errors.js';
 
 export interface KmsTarget {
@@ -54,63 +53,23 @@ export function kmsTarget(flags: KmsTargetFlags, env: NodeJS.ProcessEnv = proces
   return { endpoint: url.href, region, auth: sessionToken ? { accessKeyId, secretAccessKey, sessionToken } : { accessKeyId, secretAccessKey } };
 }
 
-/** KMS `__type` names → Sealbox codes (the same mapping as the KMS client's). */
-const ERROR_CODES: Record<string, SealboxErrorCode> = {
-  AccessDeniedException: 'ERR_ACCESS_DENIED',
-  UnrecognizedClientException: 'ERR_ACCESS_DENIED',
-  InvalidSignatureException: 'ERR_ACCESS_DENIED',
-  IncompleteSignature: 'ERR_ACCESS_DENIED',
-  MissingAuthenticationToken: 'ERR_ACCESS_DENIED',
-  ExpiredTokenException: 'ERR_ACCESS_DENIED',
-  NotAuthorized: 'ERR_ACCESS_DENIED',
-  IncorrectKeyException: 'ERR_KMS_DECRYPT',
-  InvalidCiphertextException: 'ERR_KMS_DECRYPT',
-  NotFoundException: 'ERR_NOT_FOUND',
-  DisabledException: 'ERR_KEY_DISABLED',
-  KMSInvalidStateException: 'ERR_KEY_STATE',
-  ThrottlingException: 'ERR_THROTTLED',
-  LimitExceededException: 'ERR_THROTTLED',
-};
-
-export async function kmsCall<T = Record<string, unknown>>(target: KmsTarget, operation: string, input: Record<string, unknown> = {}): Promise<T> {
-  const init: RequestInit = {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `TrentService.${operation}` },
-    body: JSON.stringify(input),
-    signal: AbortSignal.timeout(30_000),
-  };
-  let response: Response;
-  try {
-    if ('token' in target.auth) {
-      (init.headers as Record<string, string>).authorization = `Bearer ${target.auth.token}`;
-      response = await fetch(target.endpoint, init);
-    } else {
-      const client = new AwsClient({ ...target.auth, service: 'kms', region: target.region, retries: 0 });
-      response = await client.fetch(target.endpoint, init);
-    }
-  } catch (error) {
-    const timeout = error instanceof Error && error.name === 'TimeoutError';
-    throw new SealboxError(timeout ? 'ERR_TIMEOUT' : 'ERR_KMS', `${operation}: cannot reach the KMS at ${target.endpoint}: ${(error as Error).message}`, { cause: error });
-  }
-  const requestId = response.headers.get('x-amzn-requestid') ?? undefined;
-  const text = await response.text();
-  let body: Record<string, unknown> = {};
-  try {
-    body = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-  } catch {
-    if (response.ok) throw new SealboxError('ERR_KMS', `${operation}: the KMS answered with something that is not JSON`, requestId ? { requestId } : {});
-  }
-  if (response.ok) return body as T;
-  const rawType = String(body.__type ?? response.headers.get('x-amzn-errortype') ?? `HTTP ${response.status}`);
-  const type = rawType.split('#').pop()!.split(':')[0]!;
-  const message = String(body.message ?? body.Message ?? text.slice(0, 200) ?? '');
-  const code = ERROR_CODES[type] ?? (response.status === 401 || response.status === 403 ? 'ERR_ACCESS_DENIED' : 'ERR_KMS');
-  const error = new SealboxError(code, `${operation}: ${type}: ${message}`, requestId ? { requestId } : {});
-  (error as SealboxError & { kmsType?: string }).kmsType = type;
-  throw error;
+/** A KmsClient for the target: SigV4-signed, or with the bearer token (for a proxy). */
+export function kmsClient(target: KmsTarget): KmsClient {
+  const auth = 'token' in target.auth ? bearer(target.auth.token) : { ...target.auth, region: target.region };
+  return new KmsClient({ endpoint: target.endpoint, region: target.region, auth, timeoutMs: 30_000 });
 }
 
-/** The KMS error name (`__type`) of an error from kmsCall, if any. */
+function bearer(token: string): () => HeadersInit {
+  return () => ({ authorization: `Bearer ${token}` });
+}
+
+/** One KMS JSON 1.1 operation (any: CreateKey, ListAliases, PutKeyPolicy…) through the KmsClient. */
+export function kmsCall<T = Record<string, unknown>>(target: KmsTarget | KmsClient, operation: string, input: Record<string, unknown> = {}): Promise<T> {
+  const client = target instanceof KmsClient ? target : kmsClient(target);
+  return client.send<T>(operation, input);
+}
+
+/** The KMS error name (`__type`, e.g. AlreadyExistsException) of a failed call, if any. */
 export function kmsType(error: unknown): string | undefined {
-  return (error as { kmsType?: string } | null)?.kmsType;
+  return error instanceof KmsRequestError ? error.kmsErrorType : undefined;
 }

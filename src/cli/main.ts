@@ -22,9 +22,11 @@ export const EXIT = {
 
 export const commands: Record<string, CliCommand> = {
   start: { summary: 'local KMS + proxy + demo page (what `npm start` runs)', load: () => import('./start.js') },
+  proxy: { summary: 'the KMS proxy (JWT/SigV4 auth, policy, rate limit, audit) in front of a KMS', load: () => import('./proxy.js') },
   encrypt: { summary: 'encrypt a file or stdin into an envelope', load: () => import('./encrypt.js') },
   decrypt: { summary: 'decrypt an envelope (file or stdin)', load: () => import('./decrypt.js') },
   inspect: { summary: "show an envelope's header (context, recipients); no key needed", load: () => import('./inspect.js') },
+  keys: { summary: 'KMS keys: create, list, describe, enable, disable, rotate, alias, policy…', load: () => import('./keys.js') },
   kms: { summary: 'local KMS (AWS KMS JSON API) for development and tests', load: () => import('./kms.js') },
   audit: { summary: 'verify or tail a hash-chained audit file', load: () => import('./audit.js') },
 };

@@ -50,7 +50,7 @@ export function report(command: string, error: unknown): number {
   const exit = exitCodeFor(error);
   endProgressLine();
   const message = error instanceof Error ? error.message : String(error);
-  const code = isSealboxError(error) ? ` [${error.code}${error.requestId ? `, request ${error.requestId}` : ''}]` : '';
+  const code = isSealboxError(error) ? ` [${error.code}${error.requestId && !message.includes(error.requestId) ? `, request ${error.requestId}` : ''}]` : '';
   const hint = exit === EXIT.USAGE ? `\nRun \`sealbox ${command} --help\` for usage.` : '';
   process.stderr.write(`sealbox ${command}: ${message}${code}${hint}\n`);
   if (process.env.SEALBOX_DEBUG && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
