@@ -26,6 +26,7 @@ export const commands: Record<string, CliCommand> = {
   encrypt: { summary: 'encrypt a file or stdin into an envelope', load: () => import('./encrypt.js') },
   decrypt: { summary: 'decrypt an envelope (file or stdin)', load: () => import('./decrypt.js') },
   inspect: { summary: "show an envelope's header (context, recipients); no key needed", load: () => import('./inspect.js') },
+  rewrap: { summary: 'move an envelope to another key (header only; payload unchanged)', load: () => import('./rewrap.js') },
   keys: { summary: 'KMS keys: create, list, describe, enable, disable, rotate, alias, policy…', load: () => import('./keys.js') },
   kms: { summary: 'local KMS (AWS KMS JSON API) for development and tests', load: () => import('./kms.js') },
   audit: { summary: 'verify or tail a hash-chained audit file', load: () => import('./audit.js') },

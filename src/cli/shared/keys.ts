@@ -50,8 +50,19 @@ export const KEY_HELP = `Keys (repeat or combine them for several recipients):
   --aes-key <file>                  a 32-byte raw AES-256 key file (head -c 32 /dev/urandom > k)
   --aes-key-name <name>             the name stored with it (default: the file's base name)`;
 
-/** Which way the keyrings are used: encrypt needs wrapping keys, decrypt unwrapping ones. */
-export type KeyUse = 'encrypt' | 'decrypt';
+/**
+ * Which way the keyrings are used: encrypt needs wrapping keys, decrypt unwrapping ones; rewrap
+ * unwraps too, but needs the data key as bytes (so RSA private keys are imported for `decrypt`
+ * rather than `unwrapKey`).
+ */
+export type KeyUse = 'encrypt' | 'decrypt' | 'rewrap';
+
+/** PKCS#8 PEM → a non-extractable RSA-OAEP private key that decrypts to bytes. */
+async function rsaDecryptKey(pem: string): Promise<CryptoKey> {
+  const body = pem.replace(/-----(BEGIN|END) PRIVATE KEY-----/g, '').replace(/\s+/g, '');
+  const der = Uint8Array.from(atob(body), (c) => c.charCodeAt(0));
+  return crypto.subtle.importKey('pkcs8', der, { name: 'RSA-OAEP', hash: 'SHA-256' }, false, ['decrypt']);
+}
 
 async function readKeyFile(path: string, flag: string): Promise<Uint8Array> {
   try {
@@ -80,7 +91,7 @@ export async function keyringsFrom(flags: KeyFlags, use: KeyUse): Promise<Keyrin
     throw new UsageError('encrypt takes --rsa-public (the public key); --rsa-private is for decrypt');
   }
   const rsaFiles = use === 'encrypt' ? publics : privates.length > 0 ? privates : [];
-  if (use === 'decrypt' && publics.length > 0 && privates.length === 0) {
+  if (use !== 'encrypt' && publics.length > 0 && privates.length === 0) {
     throw new UsageError('decrypt takes --rsa-private (the private key); --rsa-public is for encrypt');
   }
   if (rsaIds.length > rsaFiles.length) throw new UsageError('more --rsa-key-id than RSA keys');
@@ -93,7 +104,7 @@ export async function keyringsFrom(flags: KeyFlags, use: KeyUse): Promise<Keyrin
     const keyId = rsaIds[i];
     keyrings.push(
       new RsaOaepKeyring({
-        ...(use === 'encrypt' ? { publicKey: pem } : { privateKey: pem }),
+        ...(use === 'encrypt' ? { publicKey: pem } : { privateKey: use === 'rewrap' ? await rsaDecryptKey(pem) : pem }),
         ...(keyId !== undefined ? { keyId } : {}),
       }),
     );
