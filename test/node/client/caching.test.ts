@@ -14,7 +14,7 @@ import { rejectsCode, startKms, type Kms } from './helpers.js';
 const text = (s: string) => new TextEncoder().encode(s);
 
 async function streamEncrypt(data: Uint8Array, options: ConstructorParameters<typeof EncryptStream>[0]): Promise<Uint8Array> {
-  const out = await new Response(new Blob([data]).stream().pipeThrough(new EncryptStream(options))).arrayBuffer();
+  const out = await new Response(new Blob([data as BufferSource]).stream().pipeThrough(new EncryptStream(options))).arrayBuffer();
   return new Uint8Array(out);
 }
 

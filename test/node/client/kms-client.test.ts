@@ -88,7 +88,7 @@ describe('KmsClient against the local KMS (SigV4 over HTTP)', () => {
     const pub = await client.getPublicKey({ KeyId: rsa });
     assert.equal(pub.KeyId, rsa);
     assert.ok(pub.EncryptionAlgorithms?.includes('RSAES_OAEP_SHA_256'));
-    const publicKey = await crypto.subtle.importKey('spki', pub.PublicKey, { name: 'RSA-OAEP', hash: 'SHA-256' }, false, ['encrypt']);
+    const publicKey = await crypto.subtle.importKey('spki', pub.PublicKey as BufferSource, { name: 'RSA-OAEP', hash: 'SHA-256' }, false, ['encrypt']);
     const dataKey = crypto.getRandomValues(new Uint8Array(32));
     const wrapped = new Uint8Array(await crypto.subtle.encrypt({ name: 'RSA-OAEP' }, publicKey, dataKey));
     const out = await client.decrypt({

@@ -1,0 +1,81 @@
+/**
+ * `sealbox proxy --config proxy.json [--port 4600] [--host 127.0.0.1]`: the KMS proxy on Node.
+ * The config file is documented in src/proxy/config.ts and the README's "Proxy" section.
+ */
+import { parseArgs } from 'node:util';
+import { EXIT } from './main.js';
+
+const HELP = `Usage: sealbox proxy --config proxy.json [--port 4600] [--host 127.0.0.1]
+
+Runs the Sealbox KMS proxy: authenticates callers (JWT bearer tokens, SigV4 keys), applies the
+policy, rate-limits, audits every call (hash-chained) and forwards allowed calls, re-signed with
+SigV4, to the upstream KMS (AWS KMS, or \`sealbox start\`'s local KMS).
+
+Options:
+  -c, --config <file>  JSON config (upstream, auth, policy, cors, rateLimit, audit); required
+  -p, --port <n>       port to listen on (default 4600; 0 picks a free one)
+      --host <addr>    address to bind (default 127.0.0.1)
+  -h, --help           this help
+
+Secrets may come from the environment: upstream credentials from AWS_ACCESS_KEY_ID /
+AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN when the file has none; "secretEnv" in auth.jwt and
+"secretAccessKeyEnv" in auth.sigv4.keys name variables holding those secrets.`;
+
+export async function run(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        config: { type: 'string', short: 'c' },
+        port: { type: 'string', short: 'p' },
+        host: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    console.error(`sealbox proxy: ${(e as Error).message}\n\n${HELP}`);
+    return EXIT.USAGE;
+  }
+  if (values.help) {
+    console.log(HELP);
+    return EXIT.OK;
+  }
+  if (values.config === undefined) {
+    console.error(`sealbox proxy: --config is required\n\n${HELP}`);
+    return EXIT.USAGE;
+  }
+  const port = values.port === undefined ? 4600 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`sealbox proxy: --port must be a number from 0 to 65535 (got '${values.port}')`);
+    return EXIT.USAGE;
+  }
+  const host = values.host ?? '127.0.0.1';
+  const { loadProxyConfig, startProxyServer } = await import('../proxy/node.js');
+  let server;
+  try {
+    const config = await loadProxyConfig(values.config);
+    server = await startProxyServer({ config, port, host });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'EADDRINUSE') console.error(`sealbox proxy: port ${port} on ${host} is already in use; pick another with --port`);
+    else console.error(`sealbox proxy: ${err.message}`);
+    return err.name === 'ProxyConfigError' ? EXIT.USAGE : EXIT.FAILURE;
+  }
+  console.log(`Sealbox proxy: ${server.url}${server.auditPath ? `  (audit: ${server.auditPath})` : ''}`);
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = () => {
+      if (stopping) process.exit(EXIT.FAILURE);
+      stopping = true;
+      server.close().then(
+        () => resolve(EXIT.OK),
+        () => resolve(EXIT.FAILURE),
+      );
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
