@@ -1,0 +1,77 @@
+// End to end in Node: encrypt/decrypt with KmsKeyring → KmsClient (JWT or SigV4) → proxy → local KMS.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { KmsClient } from '../../../src/client/kms-client.js';
+import { KmsKeyring } from '../../../src/keyring/kms.js';
+import { encrypt } from '../../../src/envelope/encrypt.js';
+import { decrypt } from '../../../src/envelope/decrypt.js';
+import { isSealboxError } from '../../../src/errors.js';
+import { MACHINE, REGION, auditRecords, startEnv, token, type Env } from './helpers.js';
+
+let env: Env;
+before(async () => {
+  env = await startEnv();
+});
+after(() => env.close());
+
+function clientFor(jwt: string, url = env.proxy.url): KmsClient {
+  return new KmsClient({ endpoint: url, auth: () => ({ authorization: `Bearer ${jwt}` }), retry: { maxAttempts: 4, baseDelayMs: 20 } });
+}
+
+const text = new TextEncoder().encode('quarterly numbers, tenant a');
+
+async function expectDenied(p: Promise<unknown>): Promise<void> {
+  await assert.rejects(p, (e: unknown) => isSealboxError(e, 'ERR_ACCESS_DENIED') || (console.error(e), false));
+}
+
+describe('KmsKeyring through the proxy', () => {
+  test('symmetric: uploader encrypts, reader decrypts, other tenant and uploader are denied', async () => {
+    const uploader = clientFor(await token({ sub: 'alice', tenant: 'a', role: 'uploader' }));
+    const reader = clientFor(await token({ sub: 'ann', tenant: 'a', role: 'reader' }));
+    const readerB = clientFor(await token({ sub: 'bob', tenant: 'b', role: 'reader' }));
+    const envelope = await encrypt(text, { keyring: new KmsKeyring({ client: uploader, keyId: 'alias/tenant-a' }), context: { tenant: 'a' } });
+    const out = await decrypt(envelope, { keyring: new KmsKeyring({ client: reader, keyId: 'alias/tenant-a' }) });
+    assert.deepEqual(out.plaintext, text);
+    await expectDenied(decrypt(envelope, { keyring: new KmsKeyring({ client: readerB, keyId: 'alias/tenant-a' }) }));
+    const denial = auditRecords(env.audit).at(-1)!;
+    assert.equal(denial.principal, 'jwt/bob');
+    assert.equal(denial.outcome, 'deny');
+    await expectDenied(decrypt(envelope, { keyring: new KmsKeyring({ client: uploader, keyId: 'alias/tenant-a' }) }));
+    // Tenant B cannot encrypt under tenant A's context.
+    const uploaderB = clientFor(await token({ sub: 'bea', tenant: 'b', role: 'uploader' }));
+    await expectDenied(encrypt(text, { keyring: new KmsKeyring({ client: uploaderB, keyId: 'alias/tenant-a' }), context: { tenant: 'a' } }));
+  });
+
+  test('RSA: offline wrap; the proxy checks the commitment on unwrap; tenant B is denied', async () => {
+    const uploader = clientFor(await token({ sub: 'alice', tenant: 'a', role: 'uploader' }));
+    const reader = clientFor(await token({ sub: 'ann', tenant: 'a', role: 'reader' }));
+    const readerB = clientFor(await token({ sub: 'bob', tenant: 'b', role: 'reader' }));
+    const keyring = (client: KmsClient) => new KmsKeyring({ client, keyId: 'alias/rsa-shared', keyTypes: { 'alias/rsa-shared': 'rsa' } });
+    const envelope = await encrypt(text, { keyring: keyring(uploader), context: { tenant: 'a' } });
+    const out = await decrypt(envelope, { keyring: keyring(reader) });
+    assert.deepEqual(out.plaintext, text);
+    const ok = auditRecords(env.audit).at(-1)!;
+    assert.equal(ok.op, 'Decrypt');
+    assert.deepEqual(ok.context, { tenant: 'a' });
+    await expectDenied(decrypt(envelope, { keyring: keyring(readerB) }));
+  });
+
+  test('a SigV4 machine client works through the proxy', async () => {
+    const machine = new KmsClient({ endpoint: env.proxy.url, region: REGION, auth: { accessKeyId: MACHINE.accessKeyId, secretAccessKey: MACHINE.secretAccessKey } });
+    const keyring = new KmsKeyring({ client: machine, keyId: 'alias/tenant-b' });
+    const envelope = await encrypt(text, { keyring, context: { tenant: 'b' } });
+    assert.deepEqual((await decrypt(envelope, { keyring })).plaintext, text);
+    assert.equal(auditRecords(env.audit).at(-1)!.principal, 'machine/batch');
+  });
+
+  test('throttling: the client backs off (Retry-After) and succeeds', async () => {
+    const proxy = await env.extraProxy({ rateLimit: { capacity: 2, refillPerSecond: 4 } });
+    const uploader = clientFor(await token({ sub: 'tom', tenant: 'a', role: 'uploader' }), proxy.url);
+    const keyring = new KmsKeyring({ client: uploader, keyId: 'alias/tenant-a' });
+    for (let i = 0; i < 3; i++) await encrypt(text, { keyring, context: { tenant: 'a' } });
+    const throttled = auditRecords(env.audit).filter((r) => r.principal === 'jwt/tom' && r.errorType === 'ThrottlingException');
+    assert.ok(throttled.length >= 1, 'at least one call was throttled');
+    const allowed = auditRecords(env.audit).filter((r) => r.principal === 'jwt/tom' && r.outcome === 'allow');
+    assert.equal(allowed.length, 3);
+  });
+});
