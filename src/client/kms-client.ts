@@ -212,6 +212,8 @@ export class KmsClient {
   readonly #retry: Required<KmsRetryOptions>;
   readonly #timeoutMs: number;
   #signer?: Promise<typeof import('aws4fetch').AwsV4Signer>;
+  /** aws4fetch's cache of derived signing keys (one per secret, day and region). */
+  readonly #signingKeys = new Map<string, ArrayBuffer>();
 
   constructor(options: KmsClientOptions) {
     if (!options || (typeof options.endpoint !== 'string' && !(options.endpoint instanceof URL))) {
@@ -352,6 +354,7 @@ export class KmsClient {
         ...(auth.sessionToken ? { sessionToken: auth.sessionToken } : {}),
         service: 'kms',
         region: auth.region ?? this.region!,
+        cache: this.#signingKeys,
       }).sign();
       return { method: 'POST', headers: signed.headers, body };
     }

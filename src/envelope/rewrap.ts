@@ -18,7 +18,7 @@
  * prefix and header (`envelopeHeadLength(first8Bytes)` bytes with salt and commitment, which the
  * keyring way needs), and returns the same bytes with the header replaced. The new header's length
  * usually differs (other key ARNs and wrapped-key sizes), so a store writes `newHead ‖ the object
- * from head.length on`: e.g. S3 multipart upload with `UploadPartCopy` of the body range, or a
+ * from head.length on`: e.g. an S3 multipart upload (new head plus 5 MiB re-uploaded, the rest by `UploadPartCopy`), or a
  * store that keeps heads and bodies apart.
  */
 import { SealboxError, isSealboxError } from '../errors.js';
