@@ -1,12 +1,13 @@
 // Package checks on what npm would publish (`npm pack` of the built dist/):
 // - publint (strict) and @arethetypeswrong/cli on the tarball;
-// - the package's exports resolve without a bundler: Node and Bun import it by name, Deno and Bun
-//   import its dist/index.js by path, from a consumer folder where the tarball is installed; each
-//   does a round trip, then another with crypto.subtle removed, which loads the lazy noble chunk
-//   through its bare `@noble/*` imports;
-// - the core entry bundled for browsers with rollup has no Node built-in, no side effect at import
-//   time, and the shipped browser bundle has no eval / new Function (CSP without 'unsafe-eval',
-//   workerd) and keeps noble in a separate, lazily imported chunk.
+// - every export ("sealbox", "sealbox/proxy", …) resolves without a bundler: Node and Bun import
+//   it by name, Deno and Bun by file path, from a consumer folder where the tarball is installed;
+//   then a core round trip, and another with crypto.subtle removed, which loads the lazy noble
+//   chunk through its bare `@noble/*` imports;
+// - every export bundled for browsers with rollup has no Node built-in; the core has no side
+//   effect at import time; the shipped browser bundle has no eval / new Function (CSP without
+//   'unsafe-eval', workerd) and keeps noble in a separate, lazily imported chunk.
+// Everything runs on the unpacked tarball, not on dist/, so it checks what users would get.
 import { after, before, test } from 'node:test';
 import { builtinModules } from 'node:module';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -19,6 +20,13 @@ import { exec } from '../../scripts/runtimes/hosts.js';
 import { buildDir, root } from '../../scripts/runtimes/build.js';
 
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name: string; version: string; dependencies?: Record<string, string> };
+/** [subpath, file] for every JavaScript entry in the packed package.json's "exports". */
+function subpaths(): Array<[string, string]> {
+  const manifest = JSON.parse(readFileSync(join(consumer, 'node_modules', pkg.name, 'package.json'), 'utf8')) as { exports: Record<string, string | { default?: string }> };
+  return Object.entries(manifest.exports)
+    .filter(([subpath]) => subpath !== './package.json')
+    .map(([subpath, target]) => [subpath, typeof target === 'string' ? target : target.default!]);
+}
 let work: string;
 let tarball: string;
 let consumer: string;
@@ -40,8 +48,15 @@ before(async () => {
     symlinkSync(join(root, 'node_modules', dep), join(consumer, 'node_modules', dep));
   }
   writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: { [pkg.name]: pkg.version } }));
-  const check = (specifier: string) => `import * as sealbox from ${JSON.stringify(specifier)};
-const { encrypt, decrypt, RawAesKeyring } = sealbox;
+  // One import per export subpath ("sealbox", "sealbox/proxy", …), then round trips with the core.
+  const check = (byName: boolean) => {
+    const specifiers = Object.fromEntries(
+      subpaths().map(([subpath, file]) => [subpath, byName ? `${pkg.name}${subpath.slice(1)}` : `./node_modules/${pkg.name}/${file.replace(/^\.\//, '')}`]),
+    );
+    return `const specifiers = ${JSON.stringify(specifiers)};
+const exports = {};
+for (const [subpath, specifier] of Object.entries(specifiers)) exports[subpath] = Object.keys(await import(specifier)).sort();
+const { encrypt, decrypt, RawAesKeyring } = await import(specifiers['.']);
 const key = new Uint8Array(32).fill(7);
 const keyring = () => new RawAesKeyring({ keyName: 'k', key });
 const message = new TextEncoder().encode('sealbox '.repeat(8000));
@@ -51,10 +66,11 @@ const webcrypto = same((await decrypt(envelope, { keyring: keyring() })).plainte
 const real = globalThis.crypto;
 Object.defineProperty(globalThis, 'crypto', { value: { getRandomValues: (a) => real.getRandomValues(a) }, configurable: true, writable: true });
 const noble = same((await decrypt(envelope, { keyring: keyring() })).plaintext);
-console.log('RESULT ' + JSON.stringify({ webcrypto, noble, exports: Object.keys(sealbox).sort() }));
+console.log('RESULT ' + JSON.stringify({ webcrypto, noble, exports }));
 `;
-  writeFileSync(join(consumer, 'by-name.mjs'), check(pkg.name));
-  writeFileSync(join(consumer, 'by-path.mjs'), check(`./node_modules/${pkg.name}/dist/index.js`));
+  };
+  writeFileSync(join(consumer, 'by-name.mjs'), check(true));
+  writeFileSync(join(consumer, 'by-path.mjs'), check(false));
 });
 
 after(() => {
@@ -79,14 +95,14 @@ test('@arethetypeswrong/cli: types resolve for TypeScript users (ESM-only profil
   }
 });
 
-async function importIn(command: string, args: string[]): Promise<{ webcrypto: boolean; noble: boolean; exports: string[] }> {
+async function importIn(command: string, args: string[]): Promise<{ webcrypto: boolean; noble: boolean; exports: Record<string, string[]> }> {
   const { stdout } = await exec(command, args, { cwd: consumer });
   const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
   if (!line) throw new Error(`no result from ${command}:\n${stdout}`);
   return JSON.parse(line.slice('RESULT '.length));
 }
 
-test('exports resolve without a bundler: Node and Bun by package name, Deno and Bun by path', async () => {
+test('every export resolves without a bundler: Node and Bun by package name, Deno and Bun by path', async () => {
   const bin = (name: string) => join(root, 'node_modules/.bin', name);
   const runs = {
     'node (import "sealbox")': importIn(process.execPath, ['by-name.mjs']),
@@ -102,9 +118,10 @@ test('exports resolve without a bundler: Node and Bun by package name, Deno and 
       const result = await run;
       if (!result.webcrypto) problems.push(`${name}: round trip failed`);
       if (!result.noble) problems.push(`${name}: round trip without crypto.subtle (lazy noble chunk) failed`);
-      const missing = core.filter((e) => !result.exports.includes(e));
+      const missing = core.filter((e) => !result.exports['.']?.includes(e));
       if (missing.length) problems.push(`${name}: missing exports ${missing.join(', ')}`);
-      seen.add(result.exports.join(', '));
+      for (const [subpath] of subpaths()) if (!result.exports[subpath]?.length) problems.push(`${name}: ${subpath} exports nothing`);
+      seen.add(JSON.stringify(result.exports));
     } catch (error) {
       problems.push(`${name}: ${(error as Error).message}`);
     }
@@ -113,11 +130,15 @@ test('exports resolve without a bundler: Node and Bun by package name, Deno and 
   if (problems.length) throw new Error(problems.join('\n'));
 });
 
-test('core bundled for browsers with rollup: no Node built-in, nothing unresolved', async () => {
+test('every export bundled for browsers with rollup: no Node built-in, nothing unresolved', async (t) => {
+  for (const [subpath, file] of subpaths()) await t.test(subpath, () => browserBundle(join(consumer, 'node_modules', pkg.name, file)));
+});
+
+async function browserBundle(input: string): Promise<void> {
   const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
   const offending: string[] = [];
   const bundle = await rollup({
-    input: join(root, 'dist/index.js'),
+    input,
     plugins: [
       {
         name: 'flag-node-builtins',
@@ -137,11 +158,11 @@ test('core bundled for browsers with rollup: no Node built-in, nothing unresolve
   });
   const { output } = await bundle.generate({ format: 'es' });
   await bundle.close();
-  if (offending.length) throw new Error(`the browser bundle of the core imports:\n- ${offending.join('\n- ')}`);
+  if (offending.length) throw new Error(`the browser bundle of ${input} imports:\n- ${offending.join('\n- ')}`);
   const imports = output.flatMap((chunk) => (chunk.type === 'chunk' ? chunk.imports : []));
   const external = imports.filter((id) => !output.some((c) => c.fileName === id));
   if (external.length) throw new Error(`external imports left in the bundle: ${external.join(', ')}`);
-});
+}
 
 test('core has no side effects at import: tree-shaken, `import "sealbox"` bundles to nothing', async () => {
   const entry = '\0entry';
@@ -150,7 +171,7 @@ test('core has no side effects at import: tree-shaken, `import "sealbox"` bundle
     // moduleSideEffects: true ignores package.json's "sideEffects": false, so this checks the code itself.
     treeshake: { moduleSideEffects: true },
     plugins: [
-      { name: 'entry', resolveId: (id) => (id === entry ? id : null), load: (id) => (id === entry ? `import ${JSON.stringify(join(root, 'dist/index.js'))};` : null) },
+      { name: 'entry', resolveId: (id) => (id === entry ? id : null), load: (id) => (id === entry ? `import ${JSON.stringify(join(consumer, 'node_modules', pkg.name, 'dist/index.js'))};` : null) },
       nodeResolve({ browser: true, preferBuiltins: false }),
     ],
     onwarn() {},
@@ -162,7 +183,7 @@ test('core has no side effects at import: tree-shaken, `import "sealbox"` bundle
 });
 
 test('shipped browser bundle: no eval or new Function, noble only in a lazily imported chunk', () => {
-  const dir = join(root, 'dist/browser');
+  const dir = join(consumer, 'node_modules', pkg.name, 'dist/browser');
   const main = readFileSync(join(dir, 'sealbox.min.js'), 'utf8');
   const chunks = readdirSync(join(dir, 'chunks')).filter((f) => f.endsWith('.js'));
   for (const [name, code] of [['sealbox.min.js', main], ...chunks.map((f) => [f, readFileSync(join(dir, 'chunks', f), 'utf8')])] as const) {
