@@ -53,6 +53,13 @@ export async function chainLine(
   return { line: `${body.slice(0, -1)},"hash":"${hash}"}`, hash };
 }
 
+/** Synchronous `chainLine`, for callers with a synchronous SHA-256 (e.g. node:crypto). */
+export function chainLineSync(record: Record<string, unknown>, prevHash: string, sha256: (data: Uint8Array) => Uint8Array): ChainedLine {
+  const body = JSON.stringify({ ...record, prevHash });
+  const hash = toHex(sha256(encoder.encode(body)));
+  return { line: `${body.slice(0, -1)},"hash":"${hash}"}`, hash };
+}
+
 /**
  * Appends records one after another; keeps the running hash. Not safe to call concurrently:
  * callers serialise (the KMS file sink does).
@@ -74,6 +81,16 @@ export class AuditChain {
     const { line, hash } = await chainLine(record, this.#last, this.#sha256);
     this.#last = hash;
     return line;
+  }
+
+  /** Like `append`, but the chain's SHA-256 must be synchronous (throws otherwise). */
+  appendSync(record: Record<string, unknown>): string {
+    const body = JSON.stringify({ ...record, prevHash: this.#last });
+    const digest = this.#sha256(encoder.encode(body));
+    if (digest instanceof Promise) throw new TypeError('appendSync needs a synchronous SHA-256');
+    const hash = toHex(digest);
+    this.#last = hash;
+    return `${body.slice(0, -1)},"hash":"${hash}"}`;
   }
 }
 

@@ -7,13 +7,19 @@
  * (the process died mid-write, so its record was never acknowledged) is cut off, with a warning.
  */
 import { createHash } from 'node:crypto';
+import { fdatasync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { AuditChain, GENESIS_HASH, lineHash, type Sha256 } from '../audit/chain.js';
 
 export const nodeSha256: Sha256 = (data) => {
   const d = createHash('sha256').update(data).digest();
   return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
 };
+
+const fdatasyncAsync = promisify(fdatasync);
+/** Batches whose fsync may overlap: the next batch is written while the previous one syncs. */
+const MAX_IN_FLIGHT = 3;
 
 interface Pending {
   record: Record<string, unknown>;
@@ -26,7 +32,6 @@ export class AuditFile {
   #fh: FileHandle;
   #chain: AuditChain;
   #pending: Pending[] = [];
-  #flushing: Promise<void> | undefined;
   #closed = false;
 
   private constructor(path: string, fh: FileHandle, lastHash: string) {
@@ -80,30 +85,52 @@ export class AuditFile {
     if (this.#closed) return Promise.reject(new Error('audit file is closed'));
     return new Promise((resolve, reject) => {
       this.#pending.push({ record, resolve, reject });
-      if (!this.#flushing) this.#flushing = this.#flushLoop();
+      this.#schedule();
     });
   }
 
-  async #flushLoop(): Promise<void> {
-    while (this.#pending.length > 0) {
-      const batch = this.#pending;
-      this.#pending = [];
-      try {
-        let text = '';
-        for (const p of batch) text += `${await this.#chain.append(p.record)}\n`;
-        await this.#fh.write(text);
-        await this.#fh.datasync();
-        for (const p of batch) p.resolve();
-      } catch (e) {
-        for (const p of batch) p.reject(e);
-      }
+  #inFlight = 0;
+  #scheduled = false;
+  #idle: Array<() => void> = [];
+
+  #schedule(): void {
+    if (this.#scheduled || this.#pending.length === 0 || this.#inFlight >= MAX_IN_FLIGHT) return;
+    this.#scheduled = true;
+    // Let the current event-loop turn add its records to the batch first.
+    setImmediate(() => {
+      this.#scheduled = false;
+      void this.#flushOne();
+    });
+  }
+
+  async #flushOne(): Promise<void> {
+    if (this.#pending.length === 0 || this.#inFlight >= MAX_IN_FLIGHT) return;
+    const batch = this.#pending;
+    this.#pending = [];
+    this.#inFlight++;
+    try {
+      // Chain and write synchronously, so lines land in chain order; then fsync (which may overlap
+      // with the next batch's write: an fsync covers everything written before it started).
+      let text = '';
+      for (const p of batch) text += `${this.#chain.appendSync(p.record)}\n`;
+      const bytes = Buffer.from(text);
+      for (let off = 0; off < bytes.length; ) off += writeSync(this.#fh.fd, bytes, off);
+      await fdatasyncAsync(this.#fh.fd);
+      for (const p of batch) p.resolve();
+    } catch (e) {
+      for (const p of batch) p.reject(e);
+    } finally {
+      this.#inFlight--;
+      if (this.#inFlight === 0 && this.#pending.length === 0) for (const f of this.#idle.splice(0)) f();
+      this.#schedule();
     }
-    this.#flushing = undefined;
   }
 
   async close(): Promise<void> {
-    while (this.#flushing) await this.#flushing;
     this.#closed = true;
+    while (this.#inFlight > 0 || this.#pending.length > 0 || this.#scheduled) {
+      await new Promise<void>((r) => (this.#idle.push(r), setTimeout(r, 5)));
+    }
     await this.#fh.close();
   }
 }

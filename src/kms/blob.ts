@@ -22,7 +22,8 @@
  * The blob names the key but not the region or account: a key is looked up in the caller's account
  * and region, which lets a multi-region replica (same key id and material) decrypt it.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { randomBytesFast as randomBytes } from './random.js';
 
 export const BLOB_MAGIC = new Uint8Array([0x53, 0x42, 0x4b]);
 export const BLOB_VERSION = 1;

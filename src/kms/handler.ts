@@ -10,6 +10,7 @@ import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual, const
 import { promisify } from 'node:util';
 import { encryptionContextKeys, evaluatePolicy, parsePolicy, defaultKeyPolicy, PolicyError, type Policy } from '../policy/index.js';
 import { openBlob, parseBlob, sealBlob } from './blob.js';
+import { randomBytesFast } from './random.js';
 import { KmsError, invalidCiphertext, invalidKeyUsage, invalidState, notFound, unsupportedOperation, validation } from './errors.js';
 import { Input, b64, constraint } from './input.js';
 import {
@@ -27,7 +28,7 @@ import {
   signMessage,
   verifyMessage,
 } from './keyspec.js';
-import { SigV4Error, verifySigV4, type SigV4Crypto } from './sigv4.js';
+import { SigV4Error, verifySigV4, type SigV4Crypto, type SigV4Request } from './sigv4.js';
 import {
   KeyStore,
   isValidAccount,
@@ -46,6 +47,12 @@ const DAY = 86_400_000;
 const JSON_TYPE = 'application/x-amz-json-1.1';
 const MAX_BODY = 1024 * 1024;
 const ON_DEMAND_ROTATION_LIMIT = 25;
+
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
 
 export interface AuditSink {
   record(record: Record<string, unknown>): Promise<void>;
@@ -145,7 +152,18 @@ export class KmsHandler {
 
   // ── HTTP ────────────────────────────────────────────────────────────────────────────────────────
 
+  /** The WHATWG fetch handler (tests, the dev server, any fetch-based server). */
   fetch = async (request: Request): Promise<Response> => {
+    const body = request.method === 'POST' ? new Uint8Array(await request.arrayBuffer()) : new Uint8Array(0);
+    const r = await this.handle(request, body);
+    return new Response(r.body, { status: r.status, headers: r.headers });
+  };
+
+  /**
+   * Transport-neutral core: `request` needs only method, url and headers.get; `body` is the raw
+   * request body. The Node server calls this directly, without building Request/Response objects.
+   */
+  handle = async (request: SigV4Request, body: Uint8Array): Promise<RawResponse> => {
     const requestId = randomUUID();
     let op = 'Unknown';
     let ctx: Ctx | undefined;
@@ -155,7 +173,6 @@ export class KmsHandler {
       }
       const target = request.headers.get('x-amz-target') ?? '';
       op = target.startsWith('TrentService.') ? target.slice('TrentService.'.length) : target;
-      const body = new Uint8Array(await request.arrayBuffer());
       if (body.length > MAX_BODY) throw new KmsError('ValidationException', 'Request body is too large.', 413);
       let sig;
       try {
@@ -200,7 +217,7 @@ export class KmsHandler {
       }
       const result = await handler(ctx, new Input(parsed as Record<string, unknown>));
       await this.#audit(ctx, op, requestId, undefined);
-      return new Response(JSON.stringify(result), { status: 200, headers: { 'content-type': JSON_TYPE, 'x-amzn-requestid': requestId } });
+      return { status: 200, headers: { 'content-type': JSON_TYPE, 'x-amzn-requestid': requestId }, body: JSON.stringify(result) };
     } catch (e) {
       const err =
         e instanceof KmsError
@@ -215,11 +232,12 @@ export class KmsHandler {
     }
   };
 
-  #error(requestId: string, e: KmsError): Response {
-    return new Response(JSON.stringify({ __type: e.type, message: e.message }), {
+  #error(requestId: string, e: KmsError): RawResponse {
+    return {
       status: e.status,
       headers: { 'content-type': JSON_TYPE, 'x-amzn-requestid': requestId, 'x-amzn-errortype': e.type },
-    });
+      body: JSON.stringify({ __type: e.type, message: e.message }),
+    };
   }
 
   async #audit(ctx: Ctx | undefined, op: string, requestId: string, err: KmsError | undefined): Promise<void> {
@@ -845,7 +863,7 @@ export class KmsHandler {
     this.#requireEnabled(key);
     if (key.keySpec !== 'SYMMETRIC_DEFAULT') throw invalidKeyUsage(`${this.arn(key)} is not a symmetric key; data keys need a SYMMETRIC_DEFAULT key.`);
     this.#dryRun(input);
-    const plaintext = randomBytes(n ?? (spec === 'AES_128' ? 16 : 32));
+    const plaintext = randomBytesFast(n ?? (spec === 'AES_128' ? 16 : 32));
     const blob = this.#symEncrypt(key, plaintext, context);
     const out: Record<string, unknown> = { CiphertextBlob: b64(blob), KeyId: this.arn(key) };
     if (withPlaintext) out.Plaintext = plaintext.toString('base64');
@@ -857,7 +875,7 @@ export class KmsHandler {
     if (n === undefined) throw constraint('NumberOfBytes', 'Member must not be null');
     if (input.has('CustomKeyStoreId')) throw unsupportedOperation('Custom key stores are not supported by the local KMS.');
     ctx.audit.params = { numberOfBytes: n };
-    return { Plaintext: randomBytes(n).toString('base64') };
+    return { Plaintext: randomBytesFast(n).toString('base64') };
   }
 
   async #encryptWith(ctx: Ctx, key: KeyRecord, plaintext: Uint8Array, context: Record<string, string> | undefined, algorithm: string): Promise<Uint8Array> {

@@ -62,6 +62,17 @@ export const webCryptoSigV4: SigV4Crypto = {
   },
 };
 
+/**
+ * What the verifier reads from a request: a WHATWG `Request` fits, and so does any object with these
+ * members (servers that skip building `Request` objects pass a lighter one).
+ */
+export interface SigV4Request {
+  method: string;
+  /** Absolute URL (scheme and host are not signed; path and query are). */
+  url: string;
+  headers: { get(name: string): string | null };
+}
+
 export interface SigV4Secret {
   secretAccessKey: string;
   /** Anything the caller wants back in the result (principal ARN, account, …). */
@@ -115,7 +126,10 @@ function constantTimeEqual(a: string, b: string): boolean {
 }
 
 /** RFC 3986 unreserved characters stay; everything else is %XX (upper case), as AWS requires. */
+const UNRESERVED = /^[A-Za-z0-9\-._~]*$/;
+
 export function uriEncode(s: string, keepSlash = false): string {
+  if (UNRESERVED.test(s)) return s;
   let out = '';
   for (const byte of encoder.encode(s)) {
     const c = String.fromCharCode(byte);
@@ -200,7 +214,7 @@ function parseAuthorization(value: string): { accessKeyId: string; scope: string
  * Verifies `request` (whose body bytes the caller has already read into `body`). Returns who signed
  * it and the scope; throws `SigV4Error` otherwise.
  */
-export async function verifySigV4(request: Request, body: Uint8Array, options: VerifySigV4Options): Promise<SigV4Result> {
+export async function verifySigV4(request: SigV4Request, body: Uint8Array, options: VerifySigV4Options): Promise<SigV4Result> {
   const c = options.crypto ?? webCryptoSigV4;
   const auth = request.headers.get('authorization');
   if (auth === null) {
