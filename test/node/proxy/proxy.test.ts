@@ -218,6 +218,28 @@ describe('SigV4 machine callers', () => {
   });
 });
 
+describe('ReEncrypt', () => {
+  test('a machine allowed kms:* moves a data key between tenant keys; a reader may not; the secret key stays out of reach', async () => {
+    const gen = await dataKey(tok.uploaderA!, 'alias/tenant-a', 'a');
+    const machine = new AwsClient({ ...MACHINE, service: 'kms', region: REGION, retries: 0 });
+    const reEncrypt = async (body: unknown) => {
+      const res = await machine.fetch(url, { method: 'POST', headers: { 'x-amz-target': 'TrentService.ReEncrypt', 'content-type': 'application/x-amz-json-1.1' }, body: JSON.stringify(body) });
+      return { status: res.status, body: (await res.json()) as Record<string, any> };
+    };
+    const moved = await reEncrypt({ CiphertextBlob: gen.body.CiphertextBlob, SourceEncryptionContext: { tenant: 'a' }, DestinationKeyId: 'alias/tenant-b', DestinationEncryptionContext: { tenant: 'a' } });
+    assert.equal(moved.status, 200, JSON.stringify(moved.body));
+    assert.equal(moved.body.SourceKeyId, arn(KEY_IDS.tenantA));
+    assert.equal(moved.body.KeyId, arn(KEY_IDS.tenantB));
+    assert.equal(lastAudit().op, 'ReEncrypt');
+    assert.equal(lastAudit().outcome, 'allow');
+    const toSecret = await reEncrypt({ CiphertextBlob: gen.body.CiphertextBlob, SourceEncryptionContext: { tenant: 'a' }, DestinationKeyId: arn(KEY_IDS.secret), DestinationEncryptionContext: { tenant: 'a' } });
+    assert.equal(toSecret.body.__type, 'AccessDeniedException');
+    assert.equal(toSecret.body.CiphertextBlob, undefined);
+    const byReader = await call(url, 'ReEncrypt', { CiphertextBlob: gen.body.CiphertextBlob, SourceEncryptionContext: { tenant: 'a' }, DestinationKeyId: 'alias/tenant-a', DestinationEncryptionContext: { tenant: 'a' } }, bearer(tok.readerA!));
+    assert.equal(byReader.body.__type, 'AccessDeniedException');
+  });
+});
+
 describe('an alias and its key are one resource', () => {
   test('a Deny on an alias covers the key by ARN, id, alias ARN and its other aliases', async () => {
     const names = [
