@@ -179,10 +179,13 @@ export class KmsKeyring implements Keyring {
   #arn(keyId: string): Promise<string | undefined> {
     let arn = this.#arns.get(keyId);
     if (!arn) {
-      arn = this.clientFor(keyId)
-        .describeKey(this.#key({ KeyId: keyId }))
-        .then((out) => out.KeyMetadata?.Arn)
-        .catch(() => undefined);
+      // RSA keys: GetPublicKey (needed anyway, and what a proxy lets RSA users call); else DescribeKey.
+      arn = (this.#types.get(keyId) === 'rsa'
+        ? this.#rsaKey(keyId).then((k) => k.arn)
+        : this.clientFor(keyId)
+            .describeKey(this.#key({ KeyId: keyId }))
+            .then((out) => out.KeyMetadata?.Arn)
+      ).catch(() => undefined);
       this.#arns.set(keyId, arn);
       // A failure is not cached: try again next time.
       arn.then((value) => value === undefined && this.#arns.delete(keyId));
@@ -193,7 +196,8 @@ export class KmsKeyring implements Keyring {
   /**
    * The KeyId to send to Decrypt when a recipient belongs to one of this keyring's keys: the
    * recipient's ARN, or, for an alias that cannot be resolved (no DescribeKey permission), the
-   * alias itself, so the KMS checks that the ciphertext is under the key the alias names.
+   * alias itself, so the KMS checks that the ciphertext is under the key the alias names (a
+   * symmetric blob names its key; an RSA one fails OAEP under another key).
    */
   async #decryptKeyId(recipient: Recipient): Promise<string | undefined> {
     const bare = KEY_ARN.exec(recipient.keyId)?.[2];
@@ -202,7 +206,7 @@ export class KmsKeyring implements Keyring {
       if (KEY_ARN.test(id) || !/^(arn:|alias\/)/.test(id)) continue;
       const arn = await this.#arn(id);
       if (arn === recipient.keyId) return recipient.keyId;
-      if (arn === undefined && recipient.type === RECIPIENT_KMS) return id;
+      if (arn === undefined) return id;
     }
     return undefined;
   }
