@@ -1,6 +1,8 @@
 // Cross-runtime matrix: an envelope produced in each runtime decrypts in every other (5 × 5), for
-// each kind in test/runtimes/matrix.ts (raw AES, RSA-OAEP with the checked-in fixed pair, and an
-// AES+AES+RSA multi-recipient envelope with 64 KiB chunks), each payload spanning ≥ 3 chunks.
+// each kind in test/runtimes/matrix.ts (raw AES, RSA-OAEP with the checked-in fixed pair, an
+// AES+AES+RSA multi-recipient envelope with 64 KiB chunks, and AES and RSA envelopes made with
+// EncryptStream), each payload spanning ≥ 3 chunks; each cell decrypts one-shot, with
+// DecryptStream and with decryptRange.
 import { test } from 'node:test';
 import { KINDS } from '../runtimes/matrix.js';
 import type { ConsumeResult, Produced } from '../runtimes/protocol.js';

@@ -1,9 +1,11 @@
 /**
  * Cross-runtime matrix: every runtime produces envelopes with fixed keys (the AES keys of
- * test/suite/keys.ts and the RSA pair checked in under test/runtimes/fixtures), then every runtime
- * decrypts what every runtime produced. The payload spans four 16 KiB chunks (the last short).
+ * test/suite/keys.ts and the RSA pair checked in under test/runtimes/fixtures), one-shot and with
+ * EncryptStream; then every runtime decrypts what every runtime produced three ways: one-shot
+ * `decrypt`, `DecryptStream` fed in uneven pieces, and `decryptRange` across a chunk boundary.
+ * Every payload spans at least three chunks, the last one short.
  */
-import { MultiKeyring, RawAesKeyring, RsaOaepKeyring, decrypt, encrypt, inspect } from '../../src/index.js';
+import { DecryptStream, EncryptStream, MultiKeyring, RawAesKeyring, RsaOaepKeyring, decrypt, decryptRange, encrypt, inspect } from '../../src/index.js';
 import type { Keyring } from '../../src/index.js';
 import { type SuiteEnv, bytesEqual, deepEqual, equal, pattern, unbase64 } from '../suite/harness.js';
 import { AES_KEY, AES_KEY_2, AES_KEY_NAME, AES_KEY_NAME_2 } from '../suite/keys.js';
@@ -33,6 +35,8 @@ export interface ConsumeResult {
 interface Kind {
   name: string;
   chunkSize?: number;
+  /** Produced with EncryptStream (fed in uneven pieces) rather than one-shot `encrypt`. */
+  stream?: boolean;
   /** The keyring that encrypts, from the public halves. */
   encryptWith(env: SuiteEnv): Promise<Keyring>;
   /** The keyring that decrypts, from the secret halves. */
@@ -63,7 +67,32 @@ export const KINDS: Kind[] = [
       }),
     decryptWith: async () => new RawAesKeyring({ keyName: AES_KEY_NAME_2, key: AES_KEY_2 }),
   },
+  { name: 'stream-aes', stream: true, encryptWith: async () => aes(), decryptWith: async () => aes() },
+  {
+    name: 'stream-rsa',
+    stream: true,
+    encryptWith: async (env) => new RsaOaepKeyring({ publicKey: await env.readText(RSA_PUBLIC_PEM), keyId: RSA_KEY_ID }),
+    decryptWith: async (env) => new RsaOaepKeyring({ privateKey: await env.readText(RSA_PRIVATE_PEM), keyId: RSA_KEY_ID }),
+  },
 ];
+
+/** Uneven pieces (1, 1000, 7001, 1000, 7001…), so no piece lines up with a chunk. */
+function piecesOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  let offset = 0;
+  let turn = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (offset >= bytes.length) return controller.close();
+      const size = turn++ === 0 ? 1 : turn % 2 ? 1000 : 7001;
+      controller.enqueue(bytes.slice(offset, offset + size));
+      offset += size;
+    },
+  });
+}
+
+async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
 
 function payloadFor(kind: Kind): Uint8Array {
   return pattern(kind.chunkSize ? 2 * kind.chunkSize + 77 : MATRIX_PAYLOAD_BYTES, MATRIX_SEED);
@@ -82,8 +111,11 @@ export function toBase64(bytes: Uint8Array): string {
 export async function produce(env: SuiteEnv): Promise<Produced> {
   const envelopes: Record<string, string> = {};
   for (const kind of KINDS) {
-    const options = { keyring: await kind.encryptWith(env), context: contextFor(env.runtime, kind.name) };
-    const envelope = await encrypt(payloadFor(kind), kind.chunkSize ? { ...options, chunkSize: kind.chunkSize } : options);
+    const base = { keyring: await kind.encryptWith(env), context: contextFor(env.runtime, kind.name) };
+    const options = kind.chunkSize ? { ...base, chunkSize: kind.chunkSize } : base;
+    const envelope = kind.stream
+      ? await collect(piecesOf(payloadFor(kind)).pipeThrough(new EncryptStream(options)))
+      : await encrypt(payloadFor(kind), options);
     envelopes[kind.name] = toBase64(envelope);
   }
   return { runtime: env.runtime, envelopes };
@@ -100,9 +132,17 @@ export async function consume(env: SuiteEnv, produced: Produced[]): Promise<Cons
         const envelope = unbase64(encoded);
         const info = await inspect(envelope);
         equal(info.chunkSize, kind.chunkSize ?? MATRIX_CHUNK, 'chunk size');
+        const payload = payloadFor(kind);
         const result = await decrypt(envelope, { keyring: await kind.decryptWith(env), expectContext: { producer } });
         deepEqual(result.context, contextFor(producer, kind.name), 'context');
-        bytesEqual(result.plaintext, payloadFor(kind), 'plaintext');
+        bytesEqual(result.plaintext, payload, 'plaintext');
+        const streamed = new DecryptStream({ keyring: await kind.decryptWith(env), expectContext: { producer } });
+        bytesEqual(await collect(piecesOf(envelope).pipeThrough(streamed)), payload, 'DecryptStream plaintext');
+        deepEqual((await streamed.header).context, contextFor(producer, kind.name), 'DecryptStream context');
+        const chunk = kind.chunkSize ?? MATRIX_CHUNK;
+        const [offset, length] = [chunk - 100, 300];
+        const range = await decryptRange(new Blob([envelope as BlobPart]), { keyring: await kind.decryptWith(env), offset, length });
+        bytesEqual(range, payload.subarray(offset, offset + length), 'decryptRange across a chunk boundary');
         results.push({ ...cell, ok: true });
       } catch (error) {
         const code = (error as { code?: unknown }).code;
