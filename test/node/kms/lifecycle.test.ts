@@ -1,6 +1,7 @@
 // Clock-driven lifecycle: scheduled deletion ends with the key gone, automatic rotation keeps old
 // versions, all with an injected clock.
 import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
 import { test } from 'node:test';
 import {
   CreateAliasCommand,
@@ -42,6 +43,7 @@ test('a key scheduled for deletion is usable for nothing, then gone after its wi
     await rejectsWith(h.client.send(new DecryptCommand({ CiphertextBlob: blob })), 'InvalidCiphertextException');
   } finally {
     await h.close();
+    await rm(dir, { recursive: true, force: true });
   }
 });
 
