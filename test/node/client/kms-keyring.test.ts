@@ -1,7 +1,7 @@
 /** KmsKeyring round trips against a real local KMS over HTTP (symmetric, additional keys, RSA, regions). */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { DisableKeyCommand, EnableKeyCommand } from '@aws-sdk/client-kms';
+import { DisableKeyCommand, EnableKeyCommand, PutKeyPolicyCommand } from '@aws-sdk/client-kms';
 import { decrypt } from '../../../src/envelope/decrypt.js';
 import { encrypt } from '../../../src/envelope/encrypt.js';
 import { inspect } from '../../../src/envelope/inspect.js';
@@ -154,5 +154,32 @@ describe('KmsKeyring against the local KMS', () => {
 
   test('a refused GenerateDataKey surfaces with its code', async () => {
     await rejectsCode(encrypt(text('x'), { keyring: new KmsKeyring({ client: kms.client(), keyId: 'alias/none' }) }), 'ERR_NOT_FOUND');
+  });
+  test('aliases: RSA resolved with GetPublicKey; without DescribeKey permission the alias is sent to Decrypt', async () => {
+    await kms.createAlias('alias/rsa', rsa);
+    const enc = new KmsKeyring({ client: kms.client(), keyId: 'alias/rsa', keyTypes: { 'alias/rsa': 'rsa' } });
+    const envelope = await encrypt(text('rsa alias'), { keyring: enc });
+    assert.equal((await inspect(envelope)).recipients[0]!.keyId, rsa);
+    const before = kms.calls.length;
+    await decrypt(envelope, { keyring: new KmsKeyring({ client: kms.client(), keyId: 'alias/rsa', keyTypes: { 'alias/rsa': 'rsa' } }) });
+    assert.deepEqual(kms.calls.slice(before), ['GetPublicKey', 'Decrypt']);
+
+    const guarded = await kms.createKey();
+    await kms.createAlias('alias/guarded', guarded);
+    const policy = {
+      Statement: [
+        { Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${kms.server.account}:root` }, Action: 'kms:*', Resource: '*' },
+        { Effect: 'Deny', Principal: '*', Action: 'kms:DescribeKey', Resource: '*' },
+      ],
+    };
+    await kms.admin.send(new PutKeyPolicyCommand({ KeyId: guarded, PolicyName: 'default', Policy: JSON.stringify(policy), BypassPolicyLockoutSafetyCheck: true }));
+    const sym = await encrypt(text('guarded'), { keyring: new KmsKeyring({ client: kms.client(), keyId: guarded }), context: { g: '1' } });
+    const mid = kms.calls.length;
+    const out = await decrypt(sym, { keyring: new KmsKeyring({ client: kms.client(), keyId: 'alias/guarded' }) });
+    assert.equal(new TextDecoder().decode(out.plaintext), 'guarded');
+    assert.deepEqual(kms.calls.slice(mid), ['DescribeKey', 'Decrypt']);
+    // The KMS still checks that the alias names the ciphertext's key (here: a symmetric key for an RSA recipient).
+    const refused = await rejectsCode(decrypt(envelope, { keyring: new KmsKeyring({ client: kms.client(), keyId: 'alias/guarded' }) }), 'ERR_KMS');
+    assert.equal(refused.kmsErrorType, 'InvalidKeyUsageException');
   });
 });
