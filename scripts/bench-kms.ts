@@ -40,6 +40,7 @@ if (values.server !== undefined) {
   const { startLocalKmsServer } = await import('../src/kms/index.js');
   const server = await startLocalKmsServer({ dataDir: values.server, port: 0, log: () => {} });
   process.stdout.write(`${server.url}\n`);
+  process.once('SIGTERM', () => void server.close().then(() => process.exit(0)));
 } else {
   const duration = Number(values.duration ?? 10);
   const connections = Number(values.connections ?? 32);
