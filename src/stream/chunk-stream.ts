@@ -32,6 +32,15 @@ function notBytes(): SealboxError {
   return new SealboxError('ERR_INVALID_ARGUMENT', 'the stream must be written Uint8Array chunks');
 }
 
+/**
+ * WebCrypto copies a chunk before `encrypt`/`decrypt` return (the spec's "get a copy of the bytes
+ * held by"), so the buffer it was given can be refilled at once; the noble fallback reads it
+ * later, after an await, so it must get buffers of its own.
+ */
+function copiesInput(keys: MessageKeys): boolean {
+  return 'subtle' in keys.aead;
+}
+
 export function abortedError(reason: unknown): SealboxError {
   return reason instanceof SealboxError && reason.code === 'ERR_ABORTED'
     ? reason
@@ -76,7 +85,7 @@ export class SealTransformer implements Transformer<Uint8Array, Uint8Array> {
   async start(controller: TransformStreamDefaultController<Uint8Array>): Promise<void> {
     const session = await this.#begin();
     this.#keys = session.keys;
-    this.#rechunk = new Rechunker(session.chunkSize, false);
+    this.#rechunk = new Rechunker(session.chunkSize, false, copiesInput(session.keys));
     this.#window = new OrderedWindow<Uint8Array>(
       chunksInFlight(session.chunkSize, this.#inFlightBytes),
       (sealed) => controller.enqueue(sealed),
@@ -159,7 +168,7 @@ export class OpenTransformer implements Transformer<Uint8Array, Uint8Array> {
     if (this.#cancelled) throw this.#cancelled;
     const controller = this.#controller!;
     this.#keys = keys;
-    this.#rechunk = new Rechunker(chunkSize + TAG_BYTES, true);
+    this.#rechunk = new Rechunker(chunkSize + TAG_BYTES, true, copiesInput(keys));
     this.#window = new OrderedWindow<Uint8Array>(
       chunksInFlight(chunkSize, this.#inFlightBytes),
       (plaintext) => {

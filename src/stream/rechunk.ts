@@ -1,7 +1,10 @@
 /**
  * Cutting a stream of arbitrarily sized pieces into fixed-size blocks without re-concatenating:
  * whole blocks inside a piece are yielded as views (no copy); only a block that straddles two
- * pieces is copied, into a buffer of one block.
+ * pieces is copied, into a buffer of one block. With `recycle`, that buffer is reused once the
+ * consumer asks for the next block: for consumers that copy a block before they resume the
+ * generator, as WebCrypto does (its methods copy their input before returning). Allocating a
+ * fresh large buffer per chunk costs more than the copy itself (page faults, GC of external memory).
  */
 export class Rechunker {
   readonly size: number;
@@ -11,14 +14,29 @@ export class Rechunker {
   #length = 0;
   /** A whole block kept back until we know whether more bytes follow it. */
   #held: Uint8Array | undefined;
+  /** Whether `#held` is one of our buffers (so it can be recycled), not a view of the input. */
+  #heldOwned = false;
+  readonly #recycle: boolean;
+  #spare: Uint8Array | undefined;
 
   /**
    * With `holdBack`, the last whole block is kept until more bytes arrive, and `end()` returns it:
    * the decrypting side must not treat a full-size sealed chunk as final before it knows what follows.
    */
-  constructor(size: number, holdBack: boolean) {
+  constructor(size: number, holdBack: boolean, recycle = false) {
     this.size = size;
     this.#holdBack = holdBack;
+    this.#recycle = recycle;
+  }
+
+  #buffer(): Uint8Array {
+    const spare = this.#spare;
+    this.#spare = undefined;
+    return spare ?? new Uint8Array(this.size);
+  }
+
+  #release(buffer: Uint8Array): void {
+    if (this.#recycle) this.#spare = buffer;
   }
 
   /** Yields every block that `data` completes, in order. */
@@ -27,8 +45,11 @@ export class Rechunker {
     const size = this.size;
     if (this.#held) {
       const held = this.#held;
+      const owned = this.#heldOwned;
       this.#held = undefined;
+      this.#heldOwned = false;
       yield held;
+      if (owned) this.#release(held);
     }
     let pos = 0;
     if (this.#length > 0) {
@@ -41,9 +62,11 @@ export class Rechunker {
       this.#length = 0;
       if (this.#holdBack && pos === data.length) {
         this.#held = partial;
+        this.#heldOwned = true;
         return;
       }
       yield partial;
+      this.#release(partial);
     }
     while (data.length - pos >= size) {
       const block = data.subarray(pos, pos + size);
@@ -55,7 +78,7 @@ export class Rechunker {
       yield block;
     }
     if (pos < data.length) {
-      const partial = new Uint8Array(size);
+      const partial = this.#buffer();
       partial.set(data.subarray(pos));
       this.#partial = partial;
       this.#length = data.length - pos;
@@ -71,7 +94,9 @@ export class Rechunker {
 
   clear(): void {
     this.#held = undefined;
+    this.#heldOwned = false;
     this.#partial = undefined;
+    this.#spare = undefined;
     this.#length = 0;
   }
 }

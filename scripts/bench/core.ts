@@ -1,0 +1,218 @@
+// Benchmark bodies shared by Node (scripts/bench.ts) and Chromium (served in-page by the bench,
+// transpiled by esbuild). Web APIs only, so the same code runs in both. `lib` is the Sealbox module:
+// src/index.ts in Node, the built dist/browser/sealbox.min.js in Chromium.
+import type * as Sealbox from '../../src/index.js';
+
+type Lib = typeof Sealbox;
+export interface Row {
+  chunkSize: number;
+  depth: number;
+  ceilingEncryptMBps: number;
+  encryptStreamMBps: number;
+  encryptRatio: number;
+  ceilingDecryptMBps: number;
+  decryptStreamMBps: number;
+  decryptRatio: number;
+}
+
+const KEY = new Uint8Array(32).fill(7);
+
+/** A generated plaintext: views cycling over a 4 MiB pattern, `pieceSize` bytes at a time. */
+export function generatedSource(total: number, pieceSize: number): ReadableStream<Uint8Array> {
+  const pattern = makePattern();
+  let sent = 0;
+  return new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        if (sent >= total) return controller.close();
+        const at = sent % pattern.length;
+        const n = Math.min(pieceSize, total - sent, pattern.length - at);
+        controller.enqueue(pattern.subarray(at, at + n));
+        sent += n;
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/** A source over a byte array, `pieceSize` bytes at a time (what a fetch body or file.stream() gives). */
+export function bytesSource(bytes: Uint8Array, pieceSize: number): ReadableStream<Uint8Array> {
+  let at = 0;
+  return new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        if (at >= bytes.length) return controller.close();
+        const n = Math.min(pieceSize, bytes.length - at);
+        controller.enqueue(bytes.subarray(at, at + n));
+        at += n;
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+export function countingSink(counter: { bytes: number }): WritableStream<Uint8Array> {
+  return new WritableStream<Uint8Array>({
+    write(chunk) {
+      counter.bytes += chunk.byteLength;
+    },
+  });
+}
+
+function makePattern(): Uint8Array {
+  const pattern = new Uint8Array(4 * 1024 * 1024);
+  for (let i = 0; i < pattern.length; i++) pattern[i] = (i * 31 + (i >>> 11)) & 0xff;
+  return pattern;
+}
+
+function nonceFor(i: number): Uint8Array<ArrayBuffer> {
+  const nonce = new Uint8Array(12);
+  nonce[11] = i & 0xff;
+  nonce[10] = (i >>> 8) & 0xff;
+  nonce[9] = (i >>> 16) & 0xff;
+  nonce[8] = (i >>> 24) & 0xff;
+  return nonce;
+}
+
+/** Raw AES-256-GCM ciphertext of `total` pattern bytes, chunk i sealed with nonce i, in one buffer. */
+export async function rawCiphertext(total: number, chunkSize: number): Promise<Uint8Array> {
+  const key = await crypto.subtle.importKey('raw', KEY, 'AES-GCM', false, ['encrypt']);
+  const pattern = makePattern();
+  const count = Math.ceil(total / chunkSize);
+  const out = new Uint8Array(count * (chunkSize + 16));
+  for (let i = 0; i < count; i++) {
+    const at = (i * chunkSize) % pattern.length;
+    const sealed = await crypto.subtle.encrypt({ name: 'AES-GCM', iv: nonceFor(i) }, key, pattern.subarray(at, at + chunkSize));
+    out.set(new Uint8Array(sealed), i * (chunkSize + 16));
+  }
+  return out;
+}
+
+/**
+ * The raw ceiling: plain WebCrypto AES-256-GCM, `chunkSize` per call, `depth` calls in flight (a
+ * FIFO window, like the streams'), nothing else — over the same bytes the streams see: encryption
+ * reads the same 4 MiB generated pattern, decryption walks a ciphertext buffer as large as the
+ * envelope the decrypting stream reads (from `rawCiphertext`).
+ */
+export async function ceiling({ total, chunkSize, depth, op, sealed }: { total: number; chunkSize: number; depth: number; op: 'encrypt' | 'decrypt'; sealed?: Uint8Array }): Promise<number> {
+  const key = await crypto.subtle.importKey('raw', KEY, 'AES-GCM', false, ['encrypt', 'decrypt']);
+  const pattern = makePattern();
+  const sealedSize = chunkSize + 16;
+  const count = Math.ceil(total / chunkSize);
+  if (op === 'decrypt' && (!sealed || sealed.length < count * sealedSize)) throw new Error('ceiling: decrypt needs rawCiphertext(total, chunkSize)');
+  const ring: (Promise<ArrayBuffer> | undefined)[] = new Array(depth);
+  const start = performance.now();
+  for (let i = 0; i < count; i++) {
+    const slot = i % depth;
+    if (ring[slot]) await ring[slot];
+    if (op === 'encrypt') {
+      const at = (i * chunkSize) % pattern.length;
+      ring[slot] = crypto.subtle.encrypt({ name: 'AES-GCM', iv: nonceFor(i) }, key, pattern.subarray(at, at + chunkSize));
+    } else {
+      ring[slot] = crypto.subtle.decrypt({ name: 'AES-GCM', iv: nonceFor(i) }, key, sealed!.subarray(i * sealedSize, (i + 1) * sealedSize));
+    }
+  }
+  await Promise.all(ring.filter(Boolean));
+  return (performance.now() - start) / 1000;
+}
+
+export function keyring(lib: Lib) {
+  return new lib.RawAesKeyring({ keyName: 'bench', key: KEY });
+}
+
+/** EncryptStream over a generated source into a counting sink; returns seconds and bytes out. */
+export async function encryptStream(lib: Lib, { total, chunkSize, pieceSize, inFlightBytes }: { total: number; chunkSize: number; pieceSize: number; inFlightBytes?: number }) {
+  const counter = { bytes: 0 };
+  const start = performance.now();
+  await generatedSource(total, pieceSize)
+    .pipeThrough(new lib.EncryptStream({ keyring: keyring(lib), chunkSize, inFlightBytes }))
+    .pipeTo(countingSink(counter));
+  return { seconds: (performance.now() - start) / 1000, bytes: counter.bytes };
+}
+
+/** Encrypts `total` generated bytes into one array (the input of the decrypt runs). */
+export async function makeEnvelope(lib: Lib, { total, chunkSize }: { total: number; chunkSize: number }): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  await generatedSource(total, 1024 * 1024)
+    .pipeThrough(new lib.EncryptStream({ keyring: keyring(lib), chunkSize }))
+    .pipeTo(new WritableStream({ write(chunk) { parts.push(chunk); length += chunk.length; } }));
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+export async function decryptStream(lib: Lib, envelope: Uint8Array, { pieceSize, inFlightBytes }: { pieceSize: number; inFlightBytes?: number }) {
+  const counter = { bytes: 0 };
+  const start = performance.now();
+  await bytesSource(envelope, pieceSize)
+    .pipeThrough(new lib.DecryptStream({ keyring: keyring(lib), inFlightBytes }))
+    .pipeTo(countingSink(counter));
+  return { seconds: (performance.now() - start) / 1000, bytes: counter.bytes };
+}
+
+/** Generated source → EncryptStream → DecryptStream → counting sink. */
+export async function roundTrip(lib: Lib, { total, chunkSize, pieceSize }: { total: number; chunkSize: number; pieceSize: number }) {
+  const counter = { bytes: 0 };
+  const start = performance.now();
+  await generatedSource(total, pieceSize)
+    .pipeThrough(new lib.EncryptStream({ keyring: keyring(lib), chunkSize }))
+    .pipeThrough(new lib.DecryptStream({ keyring: keyring(lib) }))
+    .pipeTo(countingSink(counter));
+  return { seconds: (performance.now() - start) / 1000, bytes: counter.bytes };
+}
+
+/**
+ * One throughput row per chunk size: the raw ceilings at the streams' depth (`depths[chunkSize]`),
+ * then the streams. Ceiling and stream runs alternate, `reps` times, and the best of each counts,
+ * so that load from other processes hits both alike.
+ */
+export async function throughput(
+  lib: Lib,
+  { total, chunkSizes, pieceSize, depths, inFlightBytes, reps = 3, log = () => {} }: {
+    total: number;
+    chunkSizes: number[];
+    pieceSize: number;
+    depths: Record<number, number>;
+    inFlightBytes?: number;
+    reps?: number;
+    log?: (row: Row) => void;
+  },
+): Promise<Row[]> {
+  const rows: Row[] = [];
+  const mbps = (seconds: number) => total / 1e6 / seconds;
+  for (const chunkSize of chunkSizes) {
+    const depth = depths[chunkSize]!;
+    // Warm up (JIT, key import, thread pools).
+    await ceiling({ total: total / 8, chunkSize, depth, op: 'encrypt' });
+    await encryptStream(lib, { total: total / 8, chunkSize, pieceSize, inFlightBytes });
+    const envelope = await makeEnvelope(lib, { total, chunkSize });
+    const sealed = await rawCiphertext(total, chunkSize);
+    const best = { ceilEnc: Infinity, ceilDec: Infinity, enc: Infinity, dec: Infinity };
+    for (let rep = 0; rep < reps; rep++) {
+      best.ceilEnc = Math.min(best.ceilEnc, await ceiling({ total, chunkSize, depth, op: 'encrypt' }));
+      best.enc = Math.min(best.enc, (await encryptStream(lib, { total, chunkSize, pieceSize, inFlightBytes })).seconds);
+      best.ceilDec = Math.min(best.ceilDec, await ceiling({ total, chunkSize, depth, op: 'decrypt', sealed }));
+      const r = await decryptStream(lib, envelope, { pieceSize, inFlightBytes });
+      if (r.bytes !== total) throw new Error(`decrypted ${r.bytes} of ${total} bytes`);
+      best.dec = Math.min(best.dec, r.seconds);
+    }
+    const row: Row = {
+      chunkSize,
+      depth,
+      ceilingEncryptMBps: mbps(best.ceilEnc),
+      encryptStreamMBps: mbps(best.enc),
+      encryptRatio: best.ceilEnc / best.enc,
+      ceilingDecryptMBps: mbps(best.ceilDec),
+      decryptStreamMBps: mbps(best.dec),
+      decryptRatio: best.ceilDec / best.dec,
+    };
+    log(row);
+    rows.push(row);
+  }
+  return rows;
+}
