@@ -80,6 +80,10 @@ export async function createLocalKms(options: LocalKmsOptions): Promise<LocalKms
   const store = await KeyStore.open(storeOptions);
   if (options.credentials) {
     if (options.credentials.length === 0) throw new Error('credentials must not be empty');
+    for (const c of options.credentials) {
+      if (!c.accessKeyId || !c.secretAccessKey) throw new Error('each credential needs accessKeyId and secretAccessKey');
+      if (c.account !== undefined && !isValidAccount(c.account)) throw new Error(`credential ${c.accessKeyId}: invalid account '${c.account}'`);
+    }
     store.credentials.splice(0, store.credentials.length, ...options.credentials);
     store.credentialsSource = 'options';
   }

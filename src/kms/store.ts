@@ -206,7 +206,13 @@ export class KeyStore {
     const storePath = join(dir, 'store.json');
     const fresh = !present.has('store.json');
     if (fresh) {
-      const foreign = [...present].filter((n) => !['root.key', 'credentials.json', 'audit.log'].includes(n));
+      // What an interrupted first start can leave behind is fine; anything else is someone else's.
+      const foreign: string[] = [];
+      for (const n of present) {
+        if (['root.key', 'credentials.json', 'audit.log'].includes(n)) continue;
+        if ((n === 'keys' || n === 'aliases') && (await readdir(join(dir, n)).catch(() => ['?'])).length === 0) continue;
+        foreign.push(n);
+      }
       if (foreign.length > 0) {
         throw new StoreError(
           `${dir} is not a Sealbox KMS data directory (no store.json, but it holds ${foreign.slice(0, 3).join(', ')}); ` +

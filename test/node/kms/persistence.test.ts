@@ -199,3 +199,17 @@ test('SIGKILL in the middle of a create/rotate loop, 12 times: every acknowledge
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a first start interrupted before store.json was written can be completed; the same root key is kept', async () => {
+  const dir = await tempDir();
+  const kms = await createLocalKms({ dataDir: dir, env: {}, log: () => {}, audit: false });
+  const creds = kms.credentials;
+  await kms.close();
+  const rootKey = await readFile(join(dir, 'root.key'), 'utf8');
+  await rm(join(dir, 'store.json'));
+  const again = await createLocalKms({ dataDir: dir, env: {}, log: () => {}, audit: false });
+  await again.close();
+  assert.deepEqual(again.credentials, creds);
+  assert.equal(await readFile(join(dir, 'root.key'), 'utf8'), rootKey);
+  await rm(dir, { recursive: true, force: true });
+});
