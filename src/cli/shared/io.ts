@@ -191,10 +191,16 @@ async function syncDir(dir: string): Promise<void> {
 
 function stdoutOutput(): Output {
   const stdout = process.stdout;
+  // A reader that goes away (`| head`) makes writes fail with EPIPE: reject the write, don't crash.
+  let failed: Error | undefined;
+  stdout.on('error', (error) => {
+    failed ??= (error as NodeJS.ErrnoException).code === 'EPIPE' ? Object.assign(new Error('stdout was closed before the end (EPIPE)'), { code: 'EPIPE' }) : error;
+  });
   const writable = new WritableStream<Uint8Array>({
     write(chunk) {
+      if (failed) return Promise.reject(failed);
       return new Promise<void>((resolvePromise, reject) => {
-        stdout.write(chunk, (error) => (error ? reject(error) : resolvePromise()));
+        stdout.write(chunk, (error) => (error ? reject(failed ?? error) : resolvePromise()));
       });
     },
   });
