@@ -10,7 +10,7 @@
 // Options: --duration <s> (default 10), --connections <n> (default 32). BENCH_NODE_ARGS adds node
 // flags to the KMS process (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +29,17 @@ interface AutocannonResult {
   timeouts: number;
 }
 type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
+
+/** CPU seconds (user + system) a process has used, from /proc (Linux); undefined elsewhere. */
+async function cpuSeconds(pid: number): Promise<number | undefined> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return undefined;
+  }
+}
 
 const { values } = parseArgs({
   options: { server: { type: 'string' }, duration: { type: 'string' }, connections: { type: 'string' } },
@@ -86,22 +97,26 @@ if (values.server !== undefined) {
     const decBody = { CiphertextBlob: sample.CiphertextBlob, EncryptionContext: context };
 
     const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
-    const results: Array<[string, AutocannonResult]> = [];
+    const results: Array<[string, AutocannonResult, number | undefined]> = [];
     for (const [op, body] of [['GenerateDataKey', gdkBody], ['Decrypt', decBody]] as const) {
       const req = await sign(op, body);
       // Warm-up, then the measured run.
       await autocannon({ url: `${url}/`, method: 'POST', headers: req.headers, body: req.body, connections, duration: 2 });
+      const cpuBefore = await cpuSeconds(child.pid!);
       const r = await autocannon({ url: `${url}/`, method: 'POST', headers: req.headers, body: req.body, connections, duration });
+      const cpuAfter = await cpuSeconds(child.pid!);
       if (r.non2xx > 0 || r.errors > 0) throw new Error(`${op}: ${r.non2xx} non-2xx responses, ${r.errors} errors`);
-      results.push([op, r]);
+      const cpuPerRequest = cpuBefore === undefined || cpuAfter === undefined ? undefined : ((cpuAfter - cpuBefore) / r.requests.total) * 1e6;
+      results.push([op, r, cpuPerRequest]);
     }
     console.log(`\nSealbox local KMS, ${connections} keep-alive connections over loopback, ${duration} s per operation\n`);
-    console.log('operation          req/s     p50 ms   p99 ms   max ms   total');
-    for (const [op, r] of results) {
+    console.log('operation          req/s     p50 ms   p99 ms   max ms    total   KMS CPU µs/req');
+    for (const [op, r, cpu] of results) {
       console.log(
-        `${op.padEnd(17)} ${String(Math.round(r.requests.average)).padStart(6)}   ${r.latency.p50.toFixed(1).padStart(6)}   ${r.latency.p99.toFixed(1).padStart(6)}   ${r.latency.max.toFixed(0).padStart(6)}   ${r.requests.total}`,
+        `${op.padEnd(17)} ${String(Math.round(r.requests.average)).padStart(6)}   ${r.latency.p50.toFixed(1).padStart(6)}   ${r.latency.p99.toFixed(1).padStart(6)}   ${r.latency.max.toFixed(0).padStart(6)}   ${String(r.requests.total).padStart(6)}   ${cpu === undefined ? '-' : cpu.toFixed(0).padStart(6)}`,
       );
     }
+    console.log('\n(KMS CPU µs/req: CPU time the KMS process spent per request; 1e6 / it bounds req/s on one free core.)');
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
