@@ -105,7 +105,8 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 function stringOrList(v: unknown, what: string): void {
   if (typeof v === 'string') return;
-  if (Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string')) return;
+  // Array.from: a hole (sparse array) is undefined, not skipped.
+  if (Array.isArray(v) && v.length > 0 && Array.from(v).every((x) => typeof x === 'string')) return;
   throw new PolicyError(`${what} must be a string or a non-empty list of strings`);
 }
 
@@ -159,7 +160,7 @@ export function parsePolicy(input: string | unknown): Policy {
   }
   if (doc.Id !== undefined && typeof doc.Id !== 'string') throw new PolicyError('Id must be a string');
   const raw = doc.Statement;
-  const list = Array.isArray(raw) ? raw : raw === undefined ? [] : [raw];
+  const list = Array.isArray(raw) ? Array.from(raw) : raw === undefined ? [] : [raw];
   if (list.length === 0) throw new PolicyError('policy has no Statement');
   const sids = new Set<string>();
   const statements = list.map((s, i): PolicyStatement => {
@@ -196,7 +197,7 @@ export function parsePolicy(input: string | unknown): Policy {
         }
         if (!isRecord(block) || Object.keys(block).length === 0) throw new PolicyError(`${where}.Condition.${op} must be a non-empty object`);
         for (const [key, value] of Object.entries(block)) {
-          const values = Array.isArray(value) ? value : [value];
+          const values = Array.isArray(value) ? Array.from(value) : [value];
           if (values.length === 0 || !values.every((v) => ['string', 'boolean', 'number'].includes(typeof v))) {
             throw new PolicyError(`${where}.Condition.${op}.${key} must be a string, boolean or list of them`);
           }
