@@ -1,6 +1,7 @@
 // `npm run bench`: stream throughput against the raw WebCrypto ceiling, in Node and in Chromium
 // (in-page), and peak RSS growth while 1 GiB streams through encrypt → decrypt. One process;
-// prints a table and then the JSON. Options: --quick (smaller sizes), --no-browser, --json-only.
+// prints a table and then the JSON. Options: --quick (smaller sizes), --no-browser, --json-only,
+// --sweep (throughput at several in-flight windows, to choose DEFAULT_IN_FLIGHT_BYTES).
 import { createServer } from 'node:http';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -95,7 +96,7 @@ async function serve(): Promise<{ url: string; close: () => Promise<void> }> {
   return { url: `http://127.0.0.1:${address.port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
-async function chromiumRun(): Promise<{ version: string; rows: Row[] }> {
+async function chromiumRun(runs: { inFlightBytes?: number; total: number }[] = [{ total: BROWSER_TOTAL }]): Promise<{ version: string; rows: Row[] }> {
   ensureBundle();
   const { chromium } = await import('playwright');
   const { url, close } = await serve();
@@ -108,12 +109,17 @@ async function chromiumRun(): Promise<{ version: string; rows: Row[] }> {
     page.on('console', (message) => say(`  [chromium] ${message.text()}`));
     await page.goto(url);
     // A string, not a function: tsx's transpiled functions carry helpers the page does not have.
-    const options = JSON.stringify({ total: BROWSER_TOTAL, chunkSizes: CHUNK_SIZES, pieceSize: PIECE, depths });
-    const rows = (await page.evaluate(`(async () => {
-      const lib = await import('/dist/browser/sealbox.min.js');
-      const core = await import('/core.js');
-      return core.throughput(lib, { ...${options}, log: (row) => console.log(JSON.stringify(row)) });
-    })()`)) as Row[];
+    const rows: Row[] = [];
+    for (const run of runs) {
+      const depthsFor = Object.fromEntries(CHUNK_SIZES.map((c) => [c, chunksInFlight(c, run.inFlightBytes)]));
+      const options = JSON.stringify({ total: run.total, chunkSizes: CHUNK_SIZES, pieceSize: PIECE, depths: depthsFor, inFlightBytes: run.inFlightBytes });
+      const got = (await page.evaluate(`(async () => {
+        const lib = await import('/dist/browser/sealbox.min.js');
+        const core = await import('/core.js');
+        return core.throughput(lib, { ...${options}, log: (row) => console.log(JSON.stringify(row)) });
+      })()`)) as Row[];
+      rows.push(...got.map((row) => ({ ...row, inFlightBytes: run.inFlightBytes ?? DEFAULT_IN_FLIGHT_BYTES })));
+    }
     return { version: browser.version(), rows };
   } finally {
     await browser.close();
@@ -135,6 +141,30 @@ function table(title: string, rows: Row[]): string[] {
     );
   }
   return lines;
+}
+
+/** --sweep: throughput at several in-flight windows, Node then Chromium, to choose DEFAULT_IN_FLIGHT_BYTES. */
+async function sweep(): Promise<void> {
+  const windows = [256, 512, 1024, 2048, 4096].map((k) => k * 1024);
+  const total = (quick ? 32 : 128) * MiB;
+  const rows: (Row & { where: string; inFlightBytes: number })[] = [];
+  for (const inFlightBytes of windows) {
+    const depthsFor = Object.fromEntries(CHUNK_SIZES.map((c) => [c, chunksInFlight(c, inFlightBytes)]));
+    for (const row of await core.throughput(lib, { total, chunkSizes: CHUNK_SIZES, pieceSize: PIECE, depths: depthsFor, inFlightBytes })) {
+      rows.push({ ...row, where: 'node', inFlightBytes });
+      say(`  node ${JSON.stringify({ ...row, inFlightBytes })}`);
+    }
+  }
+  if (!args.has('--no-browser')) {
+    const chromium = await chromiumRun(windows.map((inFlightBytes) => ({ inFlightBytes, total })));
+    rows.push(...chromium.rows.map((row) => ({ ...row, where: 'chromium', inFlightBytes: (row as Row & { inFlightBytes: number }).inFlightBytes })));
+  }
+  say('| where | in flight | chunk | depth | ceiling enc | EncryptStream | ceiling dec | DecryptStream |');
+  say('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const r of rows) {
+    say(`| ${r.where} | ${r.inFlightBytes / 1024} KiB | ${r.chunkSize / 1024} KiB | ${r.depth} | ${fmt(r.ceilingEncryptMBps)} | ${fmt(r.encryptStreamMBps)} (${fmt(r.encryptRatio, 2)}×) | ${fmt(r.ceilingDecryptMBps)} | ${fmt(r.decryptStreamMBps)} (${fmt(r.decryptRatio, 2)}×) |`);
+  }
+  console.log(JSON.stringify({ sweep: rows, loadavg: loadavg() }, null, 2));
 }
 
 async function main(): Promise<void> {
@@ -216,4 +246,5 @@ async function main(): Promise<void> {
   );
 }
 
-await main();
+if (args.has('--sweep')) await sweep();
+else await main();

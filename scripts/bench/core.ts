@@ -59,7 +59,7 @@ export function countingSink(counter: { bytes: number }): WritableStream<Uint8Ar
   });
 }
 
-function makePattern(): Uint8Array {
+function makePattern(): Uint8Array<ArrayBuffer> {
   const pattern = new Uint8Array(4 * 1024 * 1024);
   for (let i = 0; i < pattern.length; i++) pattern[i] = (i * 31 + (i >>> 11)) & 0xff;
   return pattern;
@@ -75,7 +75,7 @@ function nonceFor(i: number): Uint8Array<ArrayBuffer> {
 }
 
 /** Raw AES-256-GCM ciphertext of `total` pattern bytes, chunk i sealed with nonce i, in one buffer. */
-export async function rawCiphertext(total: number, chunkSize: number): Promise<Uint8Array> {
+export async function rawCiphertext(total: number, chunkSize: number): Promise<Uint8Array<ArrayBuffer>> {
   const key = await crypto.subtle.importKey('raw', KEY, 'AES-GCM', false, ['encrypt']);
   const pattern = makePattern();
   const count = Math.ceil(total / chunkSize);
@@ -94,7 +94,7 @@ export async function rawCiphertext(total: number, chunkSize: number): Promise<U
  * reads the same 4 MiB generated pattern, decryption walks a ciphertext buffer as large as the
  * envelope the decrypting stream reads (from `rawCiphertext`).
  */
-export async function ceiling({ total, chunkSize, depth, op, sealed }: { total: number; chunkSize: number; depth: number; op: 'encrypt' | 'decrypt'; sealed?: Uint8Array }): Promise<number> {
+export async function ceiling({ total, chunkSize, depth, op, sealed }: { total: number; chunkSize: number; depth: number; op: 'encrypt' | 'decrypt'; sealed?: Uint8Array<ArrayBuffer> }): Promise<number> {
   const key = await crypto.subtle.importKey('raw', KEY, 'AES-GCM', false, ['encrypt', 'decrypt']);
   const pattern = makePattern();
   const sealedSize = chunkSize + 16;

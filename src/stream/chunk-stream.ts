@@ -98,7 +98,10 @@ export class SealTransformer implements Transformer<Uint8Array, Uint8Array> {
     if (!isBytes(data)) throw notBytes();
     const keys = this.#keys!;
     const window = this.#window!;
-    for (const block of this.#rechunk!.push(data)) await window.add(sealChunk(keys, this.#index++, block));
+    for (const block of this.#rechunk!.push(data)) {
+      const full = window.add(sealChunk(keys, this.#index++, block));
+      if (full) await full;
+    }
   }
 
   async flush(): Promise<void> {
@@ -182,7 +185,10 @@ export class OpenTransformer implements Transformer<Uint8Array, Uint8Array> {
   async #write(data: Uint8Array): Promise<void> {
     const keys = this.#keys!;
     const window = this.#window!;
-    for (const sealed of this.#rechunk!.push(data)) await window.add(openChunk(keys, this.#index++, sealed));
+    for (const sealed of this.#rechunk!.push(data)) {
+      const full = window.add(openChunk(keys, this.#index++, sealed));
+      if (full) await full;
+    }
   }
 
   async flush(): Promise<void> {

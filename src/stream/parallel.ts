@@ -57,8 +57,12 @@ export class OrderedWindow<T> {
     return this.#slots.length;
   }
 
-  /** Tracks `task`; resolves when there is room for another one. Rejects once the window failed. */
-  async add(task: Promise<T>): Promise<void> {
+  /**
+   * Tracks `task`. Returns nothing when there is room for another task at once, otherwise a
+   * promise that resolves when there is (so the hot path costs no extra promise tick). Throws, or
+   * rejects, once the window has failed.
+   */
+  add(task: Promise<T>): Promise<void> | undefined {
     this.#check();
     const slot: { settled: boolean; failed: boolean; value?: T; error?: unknown } = { settled: false, failed: false };
     this.#slots.push(slot);
@@ -75,6 +79,10 @@ export class OrderedWindow<T> {
         this.#release();
       },
     );
+    return this.#slots.length >= this.capacity ? this.#room() : undefined;
+  }
+
+  async #room(): Promise<void> {
     while (!this.#stopped && this.#slots.length >= this.capacity) await this.#wait();
     this.#check();
   }
