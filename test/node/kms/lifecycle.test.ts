@@ -11,6 +11,8 @@ import {
   EnableKeyRotationCommand,
   EncryptCommand,
   GetKeyRotationStatusCommand,
+  GetParametersForImportCommand,
+  ImportKeyMaterialCommand,
   ListAliasesCommand,
   ListKeysCommand,
   ScheduleKeyDeletionCommand,
@@ -82,6 +84,39 @@ test('automatic rotation happens when its period has passed; every older ciphert
     for (const [i, b] of blobs.entries()) {
       assert.deepEqual([...(await h.client.send(new DecryptCommand({ CiphertextBlob: b }))).Plaintext!], [i]);
     }
+  } finally {
+    await h.close();
+  }
+});
+
+test('imported key material expires at ValidTo (the key returns to PendingImport); import tokens expire after 24 h', async () => {
+  let now = Date.UTC(2030, 0, 1);
+  const h = await startHarness({ clock: () => now });
+  try {
+    const id = (await h.client.send(new CreateKeyCommand({ Origin: 'EXTERNAL' }))).KeyMetadata!.KeyId!;
+    const wrap = async () => {
+      const p = await h.client.send(new GetParametersForImportCommand({ KeyId: id, WrappingAlgorithm: 'RSAES_OAEP_SHA_1', WrappingKeySpec: 'RSA_2048' }));
+      assert.equal(p.ParametersValidTo!.getTime(), now + DAY);
+      const k = await crypto.subtle.importKey('spki', new Uint8Array(p.PublicKey!), { name: 'RSA-OAEP', hash: 'SHA-1' }, false, ['encrypt']);
+      return { token: p.ImportToken!, encrypted: new Uint8Array(await crypto.subtle.encrypt({ name: 'RSA-OAEP' }, k, new Uint8Array(32).fill(5))) };
+    };
+    const late = await wrap();
+    now += DAY + 1000;
+    await rejectsWith(
+      h.client.send(new ImportKeyMaterialCommand({ KeyId: id, ImportToken: late.token, EncryptedKeyMaterial: late.encrypted, ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' })),
+      'ExpiredImportTokenException',
+    );
+    const fresh = await wrap();
+    await h.client.send(
+      new ImportKeyMaterialCommand({ KeyId: id, ImportToken: fresh.token, EncryptedKeyMaterial: fresh.encrypted, ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: new Date(now + 10 * DAY) }),
+    );
+    const md = (await h.client.send(new DescribeKeyCommand({ KeyId: id }))).KeyMetadata!;
+    assert.equal(md.KeyState, 'Enabled');
+    assert.equal(md.ExpirationModel, 'KEY_MATERIAL_EXPIRES');
+    await h.client.send(new EncryptCommand({ KeyId: id, Plaintext: new Uint8Array([1]) }));
+    now += 10 * DAY;
+    assert.equal((await h.client.send(new DescribeKeyCommand({ KeyId: id }))).KeyMetadata!.KeyState, 'PendingImport');
+    await rejectsWith(h.client.send(new EncryptCommand({ KeyId: id, Plaintext: new Uint8Array([1]) })), 'KMSInvalidStateException');
   } finally {
     await h.close();
   }
