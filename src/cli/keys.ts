@@ -1,7 +1,6 @@
 /** `sealbox keys <subcommand>`: KMS key management against AWS KMS or the local KMS. */
 import { readFile } from 'node:fs/promises';
-import type { KeyMetadata } from '../client/kms-client.js';
-import { type KmsClient } from '../client/kms-client.js';
+import type { KeyMetadata, KmsClient } from '../client/kms-client.js';
 import { parseCli, parseIntFlag } from './shared/args.js';
 import { UsageError, report } from './shared/errors.js';
 import { openInput, readAll } from './shared/io.js';

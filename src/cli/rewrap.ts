@@ -8,6 +8,7 @@ import { inspect, readAtLeast } from '../envelope/inspect.js';
 import { parseCli, positionals } from './shared/args.js';
 import { UsageError, report } from './shared/errors.js';
 import { openInput, openOutput } from './shared/io.js';
+import { Progress } from './shared/progress.js';
 import { KEY_HELP, KEY_OPTIONS, type KeyFlags, keyringFrom } from './shared/keys.js';
 import { kmsClient, kmsTarget } from './kms-call.js';
 import { EXIT } from './main.js';
@@ -34,7 +35,7 @@ Two ways:
 Options:
   -o, --output <file>   write the rewrapped envelope here instead of in place
   --from-key <id|arn>   ReEncrypt only the kms recipients of this key
-  -q, --quiet           print nothing on success
+  -q, --quiet           print nothing on success, and no progress bar
   -h, --help            this help
 
 Source keys (keyring to keyring):
@@ -111,14 +112,19 @@ export async function run(argv: string[]): Promise<number> {
       const after = await inspect(newHead);
       output = await openOutput(inPlace ? path : values.output, mode !== undefined ? { exactMode: mode } : {});
       const writer = output.writable.getWriter();
+      const progress = new Progress('rewrap', input.size, !values.quiet && process.stderr.isTTY === true);
       await writer.write(newHead);
+      progress.add(needed);
       if (buffered.length > needed) await writer.write(buffered.subarray(needed));
+      progress.add(buffered.length - needed);
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
         await writer.write(value);
+        progress.add(value.length);
       }
       await writer.close();
+      progress.finish();
       await output.commit();
       if (!values.quiet && !output.toStdout) {
         const list = (info: typeof before) => info.recipients.map((r) => `${r.type}:${r.keyId}`).join(', ');

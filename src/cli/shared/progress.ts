@@ -1,7 +1,8 @@
 /**
  * A one-line progress bar on stderr: bytes done, percent when the total is known, MB/s. Shown only
  * when stderr is a TTY, and only once the work has run for half a second (short jobs stay quiet).
- * Twenty-odd lines of our own rather than a dependency: the CLI needs one bar, one line, no themes.
+ * Thirty-odd lines of our own rather than a dependency (cli-progress and the like): the CLI needs
+ * one bar on one line, no themes, no multi-bar, and nothing more to install or audit.
  */
 import { formatBytes } from './args.js';
 
@@ -14,37 +15,55 @@ export function endProgressLine(): void {
   lineOpen = false;
 }
 
-export function progressStream(label: string, total: number | undefined, enabled = process.stderr.isTTY === true): TransformStream<Uint8Array, Uint8Array> {
-  const started = Date.now();
-  let done = 0;
-  let lastDraw = 0;
-  let drawn = false;
-  const draw = (final: boolean) => {
+export class Progress {
+  readonly #started = Date.now();
+  #done = 0;
+  #lastDraw = 0;
+  #drawn = false;
+
+  constructor(
+    readonly label: string,
+    readonly total: number | undefined,
+    readonly enabled = process.stderr.isTTY === true,
+  ) {}
+
+  add(bytes: number): void {
+    this.#done += bytes;
+    this.#draw(false);
+  }
+
+  finish(): void {
+    this.#draw(true);
+  }
+
+  #draw(final: boolean): void {
     const now = Date.now();
-    if (!enabled || (!final && (now - started < 500 || now - lastDraw < 100)) || (final && !drawn)) return;
-    lastDraw = now;
-    drawn = true;
-    const rate = done / Math.max((now - started) / 1000, 0.001);
-    const speed = `${(rate / 1e6).toFixed(1)} MB/s`;
-    let line: string;
-    if (total !== undefined && total > 0) {
-      const ratio = Math.min(done / total, 1);
+    if (!this.enabled || (final ? !this.#drawn : now - this.#started < 500 || now - this.#lastDraw < 100)) return;
+    this.#lastDraw = now;
+    this.#drawn = true;
+    const done = this.#done;
+    const speed = `${(done / Math.max((now - this.#started) / 1000, 0.001) / 1e6).toFixed(1)} MB/s`;
+    let line = `${this.label} ${formatBytes(done)} ${speed}`;
+    if (this.total !== undefined && this.total > 0) {
+      const ratio = Math.min(done / this.total, 1);
       const filled = Math.round(ratio * WIDTH);
-      line = `${label} [${'█'.repeat(filled)}${'░'.repeat(WIDTH - filled)}] ${(ratio * 100).toFixed(0).padStart(3)}% ${formatBytes(done)}/${formatBytes(total)} ${speed}`;
-    } else {
-      line = `${label} ${formatBytes(done)} ${speed}`;
+      line = `${this.label} [${'█'.repeat(filled)}${'░'.repeat(WIDTH - filled)}] ${(ratio * 100).toFixed(0).padStart(3)}% ${formatBytes(done)}/${formatBytes(this.total)} ${speed}`;
     }
     process.stderr.write(`\r\x1b[2K${line}${final ? '\n' : ''}`);
     lineOpen = !final;
-  };
+  }
+}
+
+/** A pass-through stream that drives a Progress. */
+export function progressStream(label: string, total: number | undefined, enabled = process.stderr.isTTY === true): TransformStream<Uint8Array, Uint8Array> {
+  const progress = new Progress(label, total, enabled);
   return new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, controller) {
-      done += chunk.length;
-      draw(false);
+      progress.add(chunk.length);
       controller.enqueue(chunk);
     },
     flush() {
-      draw(true);
+      progress.finish();
     },
   });
 }
