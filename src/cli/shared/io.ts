@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { type FileHandle, chmod, open, rename, stat, unlink } from 'node:fs/promises';
 import { unlinkSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { UsageError } from './errors.js';
 
 const READ_BYTES = 256 * 1024;
 
@@ -21,6 +22,8 @@ export interface Input {
 
 /** A file (read in 256 KiB pieces, each a fresh Uint8Array), or stdin for `undefined` or `-`. */
 export async function openInput(path: string | undefined): Promise<Input> {
+  // Without a file and with a terminal on stdin, the user forgot the input (`-` still reads the terminal).
+  if (path === undefined && process.stdin.isTTY) throw new UsageError('no input: name a file, or pipe data into stdin');
   if (path === undefined || path === '-') return { stream: stdinStream(), size: undefined, name: 'stdin' };
   const handle = await open(path, 'r');
   let size: number | undefined;
