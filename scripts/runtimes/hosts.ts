@@ -19,7 +19,8 @@ export type RuntimeName = (typeof RUNTIMES)[number];
 
 export interface Host {
   name: RuntimeName;
-  call<T>(request: HostRequest): Promise<T>;
+  /** Sends one request; `timeoutMs` defaults to two minutes. */
+  call<T>(request: HostRequest, timeoutMs?: number): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -54,14 +55,14 @@ function processHost(name: 'node' | 'deno' | 'bun', bundle: string): Host {
   let n = 0;
   return {
     name,
-    async call<T>(request: HostRequest): Promise<T> {
+    async call<T>(request: HostRequest, timeoutMs = CALL_TIMEOUT_MS): Promise<T> {
       const requestPath = join(dir, `request-${++n}.json`);
       const responsePath = join(dir, `response-${n}.json`);
       writeFileSync(requestPath, JSON.stringify(request));
       const args = [bundle, requestPath, responsePath, root];
-      if (name === 'node') await exec(process.execPath, args);
-      else if (name === 'bun') await exec(bin('bun'), args);
-      else await exec(bin('deno'), ['run', '--no-config', '--no-lock', '--no-prompt', `--allow-read=${root}`, `--allow-write=${responsePath}`, ...args]);
+      if (name === 'node') await exec(process.execPath, args, { timeoutMs });
+      else if (name === 'bun') await exec(bin('bun'), args, { timeoutMs });
+      else await exec(bin('deno'), ['run', '--no-config', '--no-lock', '--no-prompt', `--allow-read=${root}`, `--allow-write=${responsePath}`, ...args], { timeoutMs });
       return unwrap<T>(name, JSON.parse(readFileSync(responsePath, 'utf8')) as HostResponse);
     },
     async close() {
@@ -108,8 +109,8 @@ async function workerdHost(): Promise<Host> {
   const port = await listenPort(child.stdio[3] as Readable, child, () => stderr);
   return {
     name: 'workerd',
-    async call<T>(request: HostRequest): Promise<T> {
-      const res = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: JSON.stringify(request), signal: AbortSignal.timeout(CALL_TIMEOUT_MS) });
+    async call<T>(request: HostRequest, timeoutMs = CALL_TIMEOUT_MS): Promise<T> {
+      const res = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: JSON.stringify(request), signal: AbortSignal.timeout(timeoutMs) });
       const text = await res.text();
       if (!res.ok) throw new Error(`workerd: HTTP ${res.status}: ${text.slice(0, 2000)}\n${stderr.slice(-2000)}`);
       return unwrap<T>('workerd', JSON.parse(text) as HostResponse);
@@ -137,7 +138,8 @@ async function chromiumHost(): Promise<Host> {
   await page.waitForFunction(() => 'sealboxHost' in globalThis, undefined, { timeout: 30_000 });
   return {
     name: 'chromium',
-    async call<T>(request: HostRequest): Promise<T> {
+    async call<T>(request: HostRequest, timeoutMs = CALL_TIMEOUT_MS): Promise<T> {
+      page.setDefaultTimeout(timeoutMs);
       const response = await page.evaluate(
         (r) => (globalThis as unknown as { sealboxHost: { handle(r: unknown): Promise<unknown> } }).sealboxHost.handle(r),
         request as unknown,

@@ -6,6 +6,7 @@
  */
 import { allCases } from '../suite/index.js';
 import type { SuiteEnv, TestCase } from '../suite/harness.js';
+import { type BenchRequest, type BenchStepRequest, bench, benchStep } from './bench.js';
 import { type FallbackReport, fallbackCheck } from './fallback.js';
 import { type ConsumeResult, type Produced, consume, produce } from './matrix.js';
 
@@ -14,7 +15,9 @@ export type HostRequest =
   | { op: 'suite'; only?: string[] }
   | { op: 'produce' }
   | { op: 'consume'; produced: Produced[] }
-  | { op: 'fallback' };
+  | { op: 'fallback' }
+  | BenchRequest
+  | BenchStepRequest;
 
 export interface CaseResult {
   name: string;
@@ -59,7 +62,11 @@ export async function runCases(env: SuiteEnv, cases: readonly TestCase[]): Promi
 async function dispatch(request: HostRequest, env: SuiteEnv): Promise<unknown> {
   switch (request.op) {
     case 'ping':
-      return { runtime: env.runtime, subtle: typeof globalThis.crypto?.subtle === 'object' };
+      return {
+        runtime: env.runtime,
+        subtle: typeof globalThis.crypto?.subtle === 'object',
+        userAgent: (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent,
+      };
     case 'suite': {
       const only = request.only;
       const cases = only ? allCases.filter((c) => only.includes(c.name)) : allCases;
@@ -71,6 +78,10 @@ async function dispatch(request: HostRequest, env: SuiteEnv): Promise<unknown> {
       return consume(env, request.produced);
     case 'fallback':
       return fallbackCheck(env, allCases);
+    case 'bench':
+      return bench(request);
+    case 'bench-step':
+      return benchStep(request);
     default:
       throw new Error(`unknown op ${JSON.stringify((request as { op?: unknown }).op)}`);
   }

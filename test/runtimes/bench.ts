@@ -1,0 +1,64 @@
+/**
+ * Stream throughput against each runtime's own raw WebCrypto ceiling, for
+ * scripts/bench-runtimes.ts. The bodies are the ones `npm run bench` uses (scripts/bench/core.ts).
+ * `bench` runs the whole measurement where the runtime's clock can time it; `bench-step` runs one
+ * timed step, for workerd, whose clock stands still while a request computes (timing side-channel
+ * mitigation), so the caller times each step from outside.
+ */
+import * as lib from '../../src/index.js';
+import * as core from '../../scripts/bench/core.js';
+
+export interface BenchRequest {
+  op: 'bench';
+  total: number;
+  chunkSizes: number[];
+  pieceSize: number;
+  depths: Record<number, number>;
+  reps?: number;
+}
+
+export type BenchStep = 'ceiling-encrypt' | 'ceiling-decrypt' | 'encrypt-stream' | 'decrypt-stream' | 'make-envelope' | 'noop';
+
+export interface BenchStepRequest {
+  op: 'bench-step';
+  step: BenchStep;
+  total: number;
+  chunkSize: number;
+  depth: number;
+  pieceSize: number;
+}
+
+export function bench(request: BenchRequest): Promise<core.Row[]> {
+  const { total, chunkSizes, pieceSize, depths, reps } = request;
+  return core.throughput(lib, reps === undefined ? { total, chunkSizes, pieceSize, depths } : { total, chunkSizes, pieceSize, depths, reps });
+}
+
+/** What the decrypt steps read: an envelope, and raw AES-GCM chunks for the ceiling. */
+let prepared: { chunkSize: number; total: number; envelope: Uint8Array; sealed: Uint8Array<ArrayBuffer> } | undefined;
+
+function preparedFor(total: number, chunkSize: number) {
+  if (!prepared || prepared.chunkSize !== chunkSize || prepared.total !== total) throw new Error('run make-envelope first');
+  return prepared;
+}
+
+/** Runs one step; returns the bytes it processed (checked by the caller). */
+export async function benchStep(request: BenchStepRequest): Promise<{ bytes: number }> {
+  const { step, total, chunkSize, depth, pieceSize } = request;
+  switch (step) {
+    case 'noop':
+      return { bytes: 0 };
+    case 'ceiling-encrypt':
+      await core.ceiling({ total, chunkSize, depth, op: 'encrypt' });
+      return { bytes: total };
+    case 'ceiling-decrypt':
+      await core.ceiling({ total, chunkSize, depth, op: 'decrypt', sealed: preparedFor(total, chunkSize).sealed });
+      return { bytes: total };
+    case 'encrypt-stream':
+      return { bytes: (await core.encryptStream(lib, { total, chunkSize, pieceSize })).bytes };
+    case 'make-envelope':
+      prepared = { chunkSize, total, envelope: await core.makeEnvelope(lib, { total, chunkSize }), sealed: await core.rawCiphertext(total, chunkSize) };
+      return { bytes: prepared.envelope.length };
+    case 'decrypt-stream':
+      return { bytes: (await core.decryptStream(lib, preparedFor(total, chunkSize).envelope, { pieceSize })).bytes };
+  }
+}
