@@ -32,7 +32,7 @@ Subcommands:
 Options:
   --kms <url>        KMS endpoint (or SEALBOX_KMS_ENDPOINT), e.g. http://127.0.0.1:4599 or
                      https://kms.eu-west-1.amazonaws.com
-  --region <region>  signing region (default SEALBOX_KMS_REGION, AWS_REGION, or from the URL)
+  --region <region>  signing region (default: from an AWS URL, else SEALBOX_KMS_REGION or AWS_REGION)
   --token <jwt>      bearer token instead of SigV4 (for a proxy; it allows few key operations)
   --json             machine-readable output (the KMS's own field names)
   -h, --help         this help

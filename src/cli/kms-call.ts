@@ -21,8 +21,8 @@ export interface KmsTargetFlags {
 }
 
 /**
- * Endpoint from `--kms` (or SEALBOX_KMS_ENDPOINT); region from `--region`, SEALBOX_KMS_REGION,
- * AWS_REGION, AWS_DEFAULT_REGION or the AWS endpoint's host name; credentials from
+ * Endpoint from `--kms` (or SEALBOX_KMS_ENDPOINT); region from `--region`, the AWS endpoint's host
+ * name, SEALBOX_KMS_REGION, AWS_REGION or AWS_DEFAULT_REGION (else us-east-1); credentials from
  * SEALBOX_KMS_ACCESS_KEY_ID/_SECRET_ACCESS_KEY/_SESSION_TOKEN, else AWS_*; or `--token`.
  */
 export function kmsTarget(flags: KmsTargetFlags, env: NodeJS.ProcessEnv = process.env): KmsTarget {
@@ -36,7 +36,8 @@ export function kmsTarget(flags: KmsTargetFlags, env: NodeJS.ProcessEnv = proces
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--kms must be an http(s) URL, got ${endpoint}`);
   const fromHost = /^kms(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com$/.exec(url.hostname)?.[1];
-  const region = flags.region ?? env.SEALBOX_KMS_REGION ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? fromHost ?? 'us-east-1';
+  // An AWS endpoint names its region, and signing for another one fails: it wins over the environment.
+  const region = flags.region ?? fromHost ?? env.SEALBOX_KMS_REGION ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1';
   if (flags.token !== undefined) {
     if (flags.token.length === 0) throw new UsageError('--token is empty');
     return { endpoint: url.href, region, auth: { token: flags.token } };

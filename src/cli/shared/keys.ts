@@ -41,7 +41,8 @@ export const KEY_HELP = `Keys (repeat or combine them for several recipients):
                                     --key repeats; credentials from SEALBOX_KMS_ACCESS_KEY_ID /
                                     SEALBOX_KMS_SECRET_ACCESS_KEY (else AWS_ACCESS_KEY_ID /
                                     AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN), region from
-                                    --region, SEALBOX_KMS_REGION or AWS_REGION
+                                    --region, the AWS endpoint's name, SEALBOX_KMS_REGION or
+                                    AWS_REGION
   --token <jwt>                     authenticate to a proxy with a bearer token instead
   --rsa-public <pem>                RSA public key (SPKI PEM): encrypts offline
   --rsa-private <pem>               RSA private key (PKCS#8 PEM): decrypts
