@@ -41,6 +41,8 @@ export class KeyResolver {
   readonly #ttlMs: number;
   readonly #now: () => number;
   readonly #cache = new Map<string, { key: ResolvedKey | undefined; expires: number }>();
+  /** Lookups in flight, so concurrent requests for one uncached key make one pair of upstream calls. */
+  readonly #inflight = new Map<string, Promise<ResolvedKey | undefined>>();
 
   constructor(upstream: Upstream, ttlMs: number, now: () => number) {
     this.#upstream = upstream;
@@ -53,7 +55,16 @@ export class KeyResolver {
     const now = this.#now();
     const hit = this.#cache.get(keyId);
     if (hit && hit.expires > now) return hit.key;
-    const key = await this.#lookup(keyId);
+    let pending = this.#inflight.get(keyId);
+    if (pending === undefined) {
+      pending = this.#lookup(keyId);
+      this.#inflight.set(keyId, pending);
+      pending.then(
+        () => this.#inflight.delete(keyId),
+        () => this.#inflight.delete(keyId),
+      );
+    }
+    const key = await pending;
     if (this.#ttlMs > 0) {
       if (this.#cache.size >= 10_000) {
         for (const [k, v] of this.#cache) if (v.expires <= now) this.#cache.delete(k);
