@@ -35,6 +35,10 @@ export interface DevServerOptions {
   host?: string;
   /** Default ./.sealbox */
   dataDir?: string;
+  /** Where the browser bundle is served from (default dist/browser of this package). */
+  bundleDir?: string;
+  /** Where the demo page is served from (default demo/ of this package). */
+  demoDir?: string;
   /** Part size the page uses for multi-part uploads (bytes). Default 8 MiB. */
   partSize?: number;
   log?: (message: string) => void;
@@ -80,6 +84,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const log = options.log ?? ((m: string) => console.log(m));
   const dataDir = resolve(options.dataDir ?? '.sealbox');
   const partSize = options.partSize ?? DEFAULT_PART;
+  const bundleDir = resolve(options.bundleDir ?? BUNDLE_DIR);
+  const demoDir = resolve(options.demoDir ?? DEMO_DIR);
 
   const closers: Array<() => Promise<void>> = [];
   const cleanup = async () => {
@@ -326,12 +332,12 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       // ── static ──
       if (method === 'GET' || method === 'HEAD') {
         if (path.startsWith('/sealbox/')) {
-          const r = await serveFile(BUNDLE_DIR, path.slice('/sealbox/'.length), request);
+          const r = await serveFile(bundleDir, path.slice('/sealbox/'.length), request);
           if (r) return r;
           if (path === '/sealbox/sealbox.min.js') return problem(503, 'dist/browser/sealbox.min.js is missing: run `npm run build`');
           return problem(404, 'not found');
         }
-        const r = await serveFile(DEMO_DIR, path === '/' ? 'index.html' : path.slice(1), request);
+        const r = await serveFile(demoDir, path === '/' ? 'index.html' : path.slice(1), request);
         if (r) return r;
       }
       return problem(404, 'not found');

@@ -1,0 +1,258 @@
+// End to end: the dev server (`sealbox start`) and its demo page in Debian Chromium (Playwright).
+// Sign in, encrypt and upload a generated 50 MB file, check that the stored blob is ciphertext,
+// download and decrypt it (SHA-256 equal), preview a range, see another tenant denied and the
+// audit trail (chain verified), rotate + rewrap (payload untouched), offline RSA encryption.
+// A screenshot of each step goes to test-artifacts/demo-e2e/.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright';
+import { startDevServer, type DevServer } from '../../src/devserver/server.js';
+
+const ROOT = new URL('../../', import.meta.url);
+const ARTIFACTS = join(ROOT.pathname, 'test-artifacts', 'demo-e2e');
+const CHROME = process.env.CHROME_PATH || '/usr/bin/chromium';
+const BUNDLE = new URL('dist/browser/sealbox.min.js', ROOT);
+const SIZE = 50 * 1024 * 1024;
+const MARKER = 'sealbox-e2e-plaintext';
+
+let dir: string;
+let server: DevServer;
+let browser: Browser;
+let page: Page;
+let bigFile: string;
+let bigSha: string;
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** 50 MB of recognisable text: numbered lines, each naming the marker. Returns its SHA-256. */
+async function makePlaintext(path: string): Promise<string> {
+  const noise = randomBytes(8).toString('hex');
+  const out = Buffer.alloc(SIZE);
+  let at = 0;
+  for (let i = 0; at < SIZE; i++) {
+    at += out.write(`${String(i).padStart(8, '0')} ${MARKER} ${noise} the quick brown fox jumps over the lazy dog\n`, at, 'latin1');
+  }
+  await writeFile(path, out);
+  return createHash('sha256').update(out).digest('hex');
+}
+
+/** Longest run of printable ASCII in `bytes` (a plaintext leak shows up as a long run). */
+function longestPrintableRun(bytes: Uint8Array): number {
+  let best = 0;
+  let run = 0;
+  for (const b of bytes) {
+    if ((b >= 0x20 && b < 0x7f) || b === 0x0a) {
+      run++;
+      if (run > best) best = run;
+    } else run = 0;
+  }
+  return best;
+}
+
+let step = 0;
+const lap = (what: string) => process.env.SEALBOX_E2E_TIMING && console.log(`  ${what}: ${Date.now() - lastShot} ms`);
+let lastShot = Date.now();
+async function shot(name: string): Promise<void> {
+  step++;
+  if (process.env.SEALBOX_E2E_TIMING) console.log(`${name}: ${Date.now() - lastShot} ms`);
+  lastShot = Date.now();
+  await page.screenshot({ path: join(ARTIFACTS, `${String(step).padStart(2, '0')}-${name}.png`), fullPage: true });
+}
+
+async function signIn(user: string): Promise<void> {
+  await page.click(`button[data-user="${user}"]`);
+  await page.waitForSelector(`button[data-user="${user}"][aria-pressed="true"]`);
+}
+
+const skip = !existsSync(CHROME) ? `Chromium not found at ${CHROME} (set CHROME_PATH)` : false;
+
+/** The page needs the browser bundle (`npm run build`; `npm test` builds first). Waits out a build in progress. */
+async function waitForBundle(): Promise<void> {
+  for (let i = 0; i < 120 && !existsSync(BUNDLE); i++) await new Promise((r) => setTimeout(r, 500));
+  if (!existsSync(BUNDLE)) throw new Error('dist/browser/sealbox.min.js is missing: run `npm run build` first');
+}
+
+before(async () => {
+  if (skip) return;
+  const t = Date.now();
+  await mkdir(ARTIFACTS, { recursive: true });
+  dir = await mkdtemp(join(tmpdir(), 'sealbox-demo-e2e-'));
+  bigFile = join(dir, 'big-report.txt');
+  bigSha = await makePlaintext(bigFile);
+  // A copy of the bundle, so that a concurrent `npm run build` (which empties dist/) cannot pull
+  // it away mid-test.
+  const bundleDir = join(dir, 'bundle');
+  await waitForBundle();
+  await cp(new URL('dist/browser/', ROOT).pathname, bundleDir, { recursive: true });
+  server = await startDevServer({ port: 0, dataDir: join(dir, 'data'), bundleDir, log: () => {} });
+  browser = await chromium.launch({
+    executablePath: CHROME,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  const context = await browser.newContext({ viewport: { width: 1360, height: 1000 }, acceptDownloads: true });
+  // The File System Access save picker cannot be clicked through by Playwright: stand in for it
+  // with a file in the origin-private file system, which the page then streams into. With
+  // `__e2ePicker = false` the page sees no picker and downloads through a Blob and <a download>.
+  // (A string, not a function: tsx would add helpers the page does not have.)
+  await context.addInitScript(`
+    window.__e2ePicker = true;
+    const picker = async (options) => {
+      const root = await navigator.storage.getDirectory();
+      const name = 'e2e-' + Date.now() + '-' + ((options && options.suggestedName) || 'download');
+      window.__e2eSaved = name;
+      return root.getFileHandle(name, { create: true });
+    };
+    Object.defineProperty(window, 'showSaveFilePicker', { configurable: true, get: () => (window.__e2ePicker ? picker : undefined) });
+  `);
+  page = await context.newPage();
+  if (process.env.SEALBOX_E2E_TIMING) console.log(`setup: ${Date.now() - t} ms`);
+  lastShot = Date.now();
+  page.on('pageerror', (e) => console.error('page error:', e.message));
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+test('demo page: encrypt, store ciphertext, decrypt, preview, tenant isolation, audit, rotate + rewrap, offline', { skip, timeout: 120_000 }, async () => {
+  // ── page loads under a strict CSP ──
+  const response = await page.goto(server.url);
+  const csp = response!.headers()['content-security-policy'] ?? '';
+  assert.match(csp, /script-src 'self'/);
+  assert.doesNotMatch(csp, /unsafe-eval|unsafe-inline/);
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 15_000 });
+  await shot('loaded');
+
+  // ── sign in as an uploader, encrypt and upload 50 MB ──
+  await signIn('alice');
+  await shot('signed-in-alice');
+  const t0 = Date.now();
+  await page.setInputFiles('#file', bigFile);
+  const transfer = page.locator('.transfer').first();
+  await page.waitForSelector('.transfer[data-done="true"], .transfer[data-error]', { timeout: 60_000 });
+  assert.equal(await transfer.getAttribute('data-error'), null, `upload failed: ${await transfer.getAttribute('data-error')}`);
+  const id = (await transfer.getAttribute('data-id'))!;
+  assert.match(await transfer.locator('.t-rate').innerText(), /MB\/s/);
+  console.log(`upload of 50 MB: ${Date.now() - t0} ms (${await page.getAttribute('body', 'data-upload-mode')} mode)`);
+  await page.waitForSelector(`tr[data-id="${id}"]`);
+  await shot('uploaded');
+
+  // ── the stored blob is ciphertext ──
+  const blobPath = join(server.dataDir, 'blobs', `${id}.sbx`);
+  const stored = new Uint8Array(await readFile(blobPath));
+  assert.ok(stored.length > SIZE, 'the envelope is larger than the plaintext (tags, header)');
+  assert.equal(Buffer.from(stored.subarray(0, 4)).toString('latin1'), 'SBX\x01');
+  assert.equal(Buffer.from(stored).indexOf(MARKER), -1, 'the plaintext marker is not in the stored blob');
+  const run = longestPrintableRun(stored.subarray(4096));
+  assert.ok(run < 64, `no long printable run in the stored payload (longest ${run} bytes)`);
+  const row = page.locator(`tr[data-id="${id}"]`);
+  assert.match(await row.innerText(), /tenant-a/);
+  assert.match(await row.innerText(), /alias\/tenant-a/);
+
+  // ── a reader of the same tenant downloads (DecryptStream) and previews (decryptRange) ──
+  await signIn('bob');
+  await row.locator('button[data-action="download"]').click();
+  await page.waitForSelector(`.row-msg[data-for="${id}"].ok, .row-msg[data-for="${id}"].error`, { timeout: 60_000 });
+  lap('decrypted to a file');
+  // SHA-256 of the file the page streamed its plaintext into, computed in the page.
+  const savedFile = await page.evaluate(async () => {
+    const name = (window as unknown as { __e2eSaved: string }).__e2eSaved;
+    const file = await (await (await navigator.storage.getDirectory()).getFileHandle(name)).getFile();
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', await file.arrayBuffer()));
+    return { size: file.size, sha256: [...digest].map((b) => b.toString(16).padStart(2, '0')).join('') };
+  });
+  assert.equal(savedFile.size, SIZE);
+  assert.equal(savedFile.sha256, bigSha, 'the decrypted download matches the original (SHA-256)');
+  await page.waitForSelector(`.row-msg[data-for="${id}"].ok`);
+  if (process.env.SEALBOX_E2E_TIMING) console.log(await page.locator(`.row-msg[data-for="${id}"]`).innerText());
+  await shot('downloaded-bob');
+
+  await row.locator('button[data-action="preview"]').click();
+  await page.waitForSelector('#preview-body pre[data-kind="text"]', { timeout: 15_000 });
+  const previewText = await page.locator('#preview-body pre').innerText();
+  const original = (await readFile(bigFile)).subarray(0, 200).toString('utf8');
+  assert.ok(previewText.startsWith(original.slice(0, 150)), 'the preview shows the first bytes of the plaintext');
+  const meta = await page.locator('#preview-meta').innerText();
+  const m = /from (\d+) ranged reads totalling ([\d.]+) KB/.exec(meta);
+  assert.ok(m, `preview meta: ${meta}`);
+  assert.ok(Number(m[2]) < 100, 'the preview fetched only the first chunks, not the 50 MB object');
+  await shot('preview-bob');
+
+  // ── another tenant sees the object but is denied, with the reason ──
+  await signIn('dave');
+  await row.locator('button[data-action="preview"]').click();
+  const denial = page.locator(`.row-msg[data-for="${id}"][data-denied="true"]`);
+  await denial.waitFor({ timeout: 15_000 });
+  assert.match(await denial.innerText(), /not authorized to perform: kms:Decrypt/);
+  await shot('denied-dave');
+
+  // ── the audit trail shows allowed and denied calls, chain verified ──
+  await page.waitForSelector('#audit-list li[data-outcome="deny"][data-principal="jwt/dave"]', { timeout: 10_000 });
+  await page.waitForSelector('#audit-list li[data-outcome="allow"][data-principal="jwt/alice"][data-op="GenerateDataKey"]');
+  await page.waitForSelector('#audit-list li[data-outcome="allow"][data-principal="jwt/bob"][data-op="Decrypt"]');
+  await page.waitForSelector('#chain[data-ok="true"]');
+  assert.match(await page.locator('#audit-list li[data-principal="jwt/dave"]').first().innerText(), /TenantIsolation/);
+  await page.locator('#audit').screenshot({ path: join(ARTIFACTS, `${String(++step).padStart(2, '0')}-audit.png`) });
+
+  // ── rotate the tenant's key and rewrap the object: header only, payload untouched ──
+  await signIn('alice');
+  lap('signed in');
+  await page.click('#rotate');
+  await page.waitForSelector('#key-list [data-tenant="tenant-a"] dd:has-text("version 2")');
+  lap('rotated');
+  await row.locator('button[data-action="rewrap"]').click();
+  const rewrapped = page.locator(`.row-msg[data-for="${id}"].ok`);
+  await rewrapped.waitFor({ timeout: 15_000 });
+  lap('rewrapped');
+  assert.match(await rewrapped.innerText(), /unchanged/);
+  await page.waitForSelector(`tr[data-id="${id}"]:has-text("v2")`);
+  const after = new Uint8Array(await readFile(blobPath));
+  const oldHead = 8 + Buffer.from(stored).readUInt32BE(4);
+  const newHead = 8 + Buffer.from(after).readUInt32BE(4);
+  assert.ok(Buffer.from(after.subarray(newHead)).equals(Buffer.from(stored.subarray(oldHead))), 'payload bytes unchanged by the rewrap');
+  await shot('rewrapped');
+
+  // ── offline: RSA public key only (no KMS call to encrypt), decrypt through the proxy ──
+  await page.check('input[name="mode"][value="offline"]');
+  const small = join(dir, 'offline-note.txt');
+  await writeFile(small, 'Encrypted with the RSA public key alone; decrypted through the proxy.\n');
+  const before = await page.locator('#audit-list li').count();
+  await page.setInputFiles('#file', small);
+  await page.waitForSelector('.transfer[data-done="true"]:has-text("offline-note.txt")', { timeout: 15_000 });
+  const offlineId = (await page.locator('.transfer:has-text("offline-note.txt")').getAttribute('data-id'))!;
+  await page.waitForTimeout(300);
+  assert.equal(await page.locator('#audit-list li').count(), before, 'offline encryption made no KMS call');
+  const offlineRow = page.locator(`tr[data-id="${offlineId}"]`);
+  await offlineRow.waitFor();
+  assert.match(await offlineRow.innerText(), /rsa-oaep-256/);
+  await signIn('bob');
+  await offlineRow.locator('button[data-action="preview"]').click();
+  await page.waitForSelector('#preview-body pre:has-text("RSA public key alone")', { timeout: 15_000 });
+  // …and download it through the Blob fallback (no File System Access API), compared in Node.
+  await page.evaluate(() => ((window as unknown as { __e2ePicker: boolean }).__e2ePicker = false));
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), offlineRow.locator('button[data-action="download"]').click()]);
+  const saved = join(dir, 'offline-downloaded.txt');
+  await download.saveAs(saved);
+  assert.equal(await sha256File(saved), await sha256File(small));
+  await shot('offline-bob');
+  await signIn('dave');
+  await offlineRow.locator('button[data-action="preview"]').click();
+  await page.locator(`.row-msg[data-for="${offlineId}"][data-denied="true"]`).waitFor({ timeout: 15_000 });
+  await shot('offline-denied-dave');
+
+  // ── the dev server's own check of the audit chain ──
+  const verify = (await (await fetch(new URL('/api/audit/verify', server.url))).json()) as { ok: boolean; count: number };
+  assert.equal(verify.ok, true);
+  assert.ok(verify.count >= 6);
+});
