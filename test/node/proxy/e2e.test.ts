@@ -5,8 +5,10 @@ import { KmsClient } from '../../../src/client/kms-client.js';
 import { KmsKeyring } from '../../../src/keyring/kms.js';
 import { encrypt } from '../../../src/envelope/encrypt.js';
 import { decrypt } from '../../../src/envelope/decrypt.js';
+import { envelopeHeadLength, rewrap } from '../../../src/envelope/rewrap.js';
+import { DisableKeyCommand, EnableKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { isSealboxError } from '../../../src/errors.js';
-import { MACHINE, REGION, auditRecords, startEnv, token, type Env } from './helpers.js';
+import { KEY_IDS, MACHINE, REGION, arn, auditRecords, startEnv, token, type Env } from './helpers.js';
 
 let env: Env;
 before(async () => {
@@ -75,5 +77,30 @@ describe('KmsKeyring through the proxy', () => {
     assert.ok(throttled.length >= 1, 'at least one call was throttled');
     const allowed = auditRecords(env.audit).filter((r) => r.principal === 'jwt/tom' && r.outcome === 'allow');
     assert.equal(allowed.length, 2);
+  });
+
+  test('rewrap through the proxy (ReEncrypt by a machine): payload byte-identical, old key no longer needed', async () => {
+    const uploader = clientFor(await token({ sub: 'alice', tenant: 'a', role: 'uploader' }));
+    const reader = clientFor(await token({ sub: 'ann', tenant: 'a', role: 'reader' }));
+    const machine = new KmsClient({ endpoint: env.proxy.url, region: REGION, auth: { accessKeyId: MACHINE.accessKeyId, secretAccessKey: MACHINE.secretAccessKey } });
+    const envelope = await encrypt(text, { keyring: new KmsKeyring({ client: uploader, keyId: 'alias/tenant-a' }), context: { tenant: 'a' } });
+    const moved = await rewrap(envelope, { client: machine, destinationKeyId: 'alias/tenant-b' });
+    const oldHead = envelopeHeadLength(envelope.subarray(0, 8));
+    const newHead = envelopeHeadLength(moved.subarray(0, 8));
+    assert.deepEqual(moved.subarray(newHead), envelope.subarray(oldHead));
+    const re = auditRecords(env.audit).at(-1)!;
+    assert.equal(re.op, 'ReEncrypt');
+    assert.equal(re.keyId, arn(KEY_IDS.tenantB));
+    // Disable the old key at the KMS: the rewrapped envelope still opens through the proxy.
+    const direct = new KMSClient({ endpoint: env.kms.url, region: REGION, credentials: env.kms.credentials, maxAttempts: 1 });
+    await direct.send(new DisableKeyCommand({ KeyId: KEY_IDS.tenantA }));
+    try {
+      const out = await decrypt(moved, { keyring: new KmsKeyring({ client: reader, keyId: 'alias/tenant-b' }) });
+      assert.deepEqual(out.plaintext, text);
+      await assert.rejects(decrypt(envelope, { keyring: new KmsKeyring({ client: reader, keyId: 'alias/tenant-a' }) }), (e: unknown) => isSealboxError(e, 'ERR_KEY_DISABLED'));
+    } finally {
+      await direct.send(new EnableKeyCommand({ KeyId: KEY_IDS.tenantA }));
+      direct.destroy();
+    }
   });
 });
