@@ -1,7 +1,8 @@
 // `npm run bench`: stream throughput against the raw WebCrypto ceiling, in Node and in Chromium
 // (in-page), and peak RSS growth while 1 GiB streams through encrypt → decrypt. One process;
 // prints a table and then the JSON. Options: --quick (smaller sizes), --no-browser, --json-only,
-// --sweep (throughput at several in-flight windows, to choose DEFAULT_IN_FLIGHT_BYTES).
+// --sweep (throughput at several in-flight windows, to choose DEFAULT_IN_FLIGHT_BYTES),
+// --browser-only (just the Chromium table).
 import { createServer } from 'node:http';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -171,6 +172,11 @@ async function main(): Promise<void> {
   const started = new Date().toISOString();
   say(`sealbox bench — node ${process.version}, ${cpus().length} CPUs, load ${loadavg().map((n) => n.toFixed(1)).join(' ')}, in flight ${DEFAULT_IN_FLIGHT_BYTES / 1024} KiB`);
 
+  if (args.has('--browser-only')) {
+    const chromium = await chromiumRun();
+    for (const line of table(`Chromium ${chromium.version} in-page (${BROWSER_TOTAL / MiB} MiB)`, chromium.rows)) say(line);
+    return;
+  }
   // Memory first, before the throughput runs allocate their envelopes.
   say(`\n[1/3] peak RSS growth, ${RSS_TOTAL / MiB} MiB: generated source → EncryptStream → DecryptStream → counting sink`);
   await core.roundTrip(lib, { total: 16 * MiB, chunkSize: 16384, pieceSize: PIECE });
