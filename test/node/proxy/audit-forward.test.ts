@@ -19,18 +19,21 @@ before(async () => {
 });
 after(() => env.close());
 
-function runCli(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'test/fixtures/proxy/cli.ts'), ...args], {
-      cwd: root,
-      env: { ...process.env, ...extraEnv },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
+/** Runs a CLI command in-process (`sealbox <argv>`), capturing what it prints. */
+async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { main } = await import('../../../src/cli/main.js');
+  const log = console.log;
+  const error = console.error;
+  let stdout = '';
+  let stderr = '';
+  console.log = (...a: unknown[]) => void (stdout += `${a.join(' ')}\n`);
+  console.error = (...a: unknown[]) => void (stderr += `${a.join(' ')}\n`);
+  try {
+    return { code: await main(args), stdout, stderr };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
 }
 
 describe('audit file', () => {
