@@ -42,11 +42,33 @@ async function cpuSeconds(pid: number): Promise<number | undefined> {
 }
 
 const { values } = parseArgs({
-  options: { server: { type: 'string' }, duration: { type: 'string' }, connections: { type: 'string' } },
+  options: {
+    server: { type: 'string' },
+    'baseline-server': { type: 'boolean' },
+    baseline: { type: 'boolean' },
+    duration: { type: 'string' },
+    connections: { type: 'string' },
+  },
   strict: true,
 });
 
-if (values.server !== undefined) {
+if (values['baseline-server']) {
+  // Child for --baseline: a bare node:http server answering a fixed JSON body, to show what the
+  // machine does at all right now (shared CI machines vary a lot).
+  const { createServer } = await import('node:http');
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1', 'content-length': '11' });
+      res.end('{"ok":true}');
+    });
+  });
+  server.listen(0, '127.0.0.1', () => {
+    const a = server.address() as { port: number };
+    process.stdout.write(`http://127.0.0.1:${a.port}\n`);
+  });
+  process.once('SIGTERM', () => server.close(() => process.exit(0)));
+} else if (values.server !== undefined) {
   // Child: the KMS itself.
   const { startLocalKmsServer } = await import('../src/kms/index.js');
   const server = await startLocalKmsServer({ dataDir: values.server, port: 0, log: () => {} });
@@ -108,6 +130,18 @@ if (values.server !== undefined) {
       if (r.non2xx > 0 || r.errors > 0) throw new Error(`${op}: ${r.non2xx} non-2xx responses, ${r.errors} errors`);
       const cpuPerRequest = cpuBefore === undefined || cpuAfter === undefined ? undefined : ((cpuAfter - cpuBefore) / r.requests.total) * 1e6;
       results.push([op, r, cpuPerRequest]);
+    }
+    if (values.baseline) {
+      const base = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench-kms.ts', '--baseline-server'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_NO_WARNINGS: '1' } });
+      try {
+        const baseUrl = await new Promise<string>((resolve) => createInterface({ input: base.stdout! }).once('line', resolve));
+        const cpuBefore = await cpuSeconds(base.pid!);
+        const r = await autocannon({ url: `${baseUrl}/`, method: 'POST', body: '{}', connections, duration });
+        const cpuAfter = await cpuSeconds(base.pid!);
+        results.push(['bare node:http', r, cpuBefore === undefined || cpuAfter === undefined ? undefined : ((cpuAfter - cpuBefore) / r.requests.total) * 1e6]);
+      } finally {
+        base.kill('SIGTERM');
+      }
     }
     console.log(`\nSealbox local KMS, ${connections} keep-alive connections over loopback, ${duration} s per operation\n`);
     console.log('operation          req/s     p50 ms   p99 ms   max ms    total   KMS CPU µs/req');
