@@ -5,7 +5,10 @@
  * Cobblestone (salt ‖ commitment ‖ chunks), which is what the Wycheproof vectors are.
  *
  * Memory: at most `chunksInFlight` chunks are being sealed or opened at once, one partial chunk is
- * buffered (copied), and whole chunks inside a written piece are used as views, never copied.
+ * buffered (copied, into a recycled buffer), whole chunks inside a written piece are used as
+ * views, never copied, and outputs under 64 KiB are joined before they are enqueued. The readable
+ * side queues up to `inFlightBytes` before the writer is held back; one huge write still produces
+ * all of its output before the next write is taken (write pieces of a few MiB at most).
  */
 import { SealboxError } from '../errors.js';
 import { isBytes } from '../crypto/bytes.js';
