@@ -29,7 +29,7 @@ import { parseEnvelope, verifyEnvelope, type SealboxEnvelope } from './envelope.
 import { JSON_CONTENT_TYPE, ProxyError, accessDenied, errorResponse, serialization, validation } from './errors.js';
 import { KeyResolver, resourceNames, type ResolvedKey } from './keys.js';
 import { TokenBuckets } from './rate-limit.js';
-import { Upstream, upstreamErrorMessage, upstreamErrorType } from './upstream.js';
+import { Upstream, upstreamError } from './upstream.js';
 
 export type {
   AuditConfig,
@@ -307,12 +307,7 @@ export function createProxy(config: ProxyConfig): Proxy {
   async function forward(ctx: Ctx, op: string, input: Json): Promise<Json> {
     const result = await upstream.call(op, input);
     if (result.requestId !== undefined) ctx.upstreamRequestId = result.requestId;
-    if (result.status !== 200) {
-      const type = upstreamErrorType(result.body);
-      throw new ProxyError(type, upstreamErrorMessage(result.body), result.status >= 400 && result.status < 600 ? result.status : 500, {
-        reason: `upstream ${type}: ${upstreamErrorMessage(result.body)}`,
-      });
-    }
+    if (result.status !== 200) throw upstreamError(op, result);
     return result.body;
   }
 

@@ -7,7 +7,7 @@
  * Results are cached for `ttlMs` (aliases added or removed within that window are seen late).
  */
 import { ProxyError } from './errors.js';
-import { upstreamErrorMessage, upstreamErrorType, type Upstream } from './upstream.js';
+import { upstreamError, upstreamErrorMessage, upstreamErrorType, type Upstream } from './upstream.js';
 
 export interface ResolvedKey {
   arn: string;
@@ -80,9 +80,8 @@ export class KeyResolver {
   async #lookup(keyId: string): Promise<ResolvedKey | undefined> {
     const described = await this.#upstream.call('DescribeKey', { KeyId: keyId });
     if (described.status !== 200) {
-      const type = upstreamErrorType(described.body);
-      if (type === 'NotFoundException') return undefined;
-      throw new ProxyError(type, upstreamErrorMessage(described.body), described.status, { reason: `DescribeKey ${keyId}: ${type}` });
+      if (upstreamErrorType(described.body) === 'NotFoundException') return undefined;
+      throw upstreamError('DescribeKey', described);
     }
     const md = described.body.KeyMetadata as Record<string, unknown> | undefined;
     if (!md || typeof md.Arn !== 'string' || typeof md.KeyId !== 'string' || !KEY_ARN.test(md.Arn)) {

@@ -90,3 +90,27 @@ export function upstreamErrorMessage(body: Record<string, unknown>): string {
   const m = body.message ?? body.Message;
   return typeof m === 'string' ? m : 'The KMS refused the request.';
 }
+
+/** Errors that mean the upstream refused the proxy's own credentials: a proxy misconfiguration, not the caller's fault. */
+const UPSTREAM_AUTH_ERRORS = new Set([
+  'UnrecognizedClientException',
+  'InvalidSignatureException',
+  'IncompleteSignatureException',
+  'MissingAuthenticationTokenException',
+  'ExpiredTokenException',
+  'InvalidClientTokenId',
+  'SignatureDoesNotMatch',
+]);
+
+/** The ProxyError for an upstream error answer: passed through as the KMS said it, except for auth failures of the proxy itself (500). */
+export function upstreamError(op: string, result: UpstreamResult): ProxyError {
+  const type = upstreamErrorType(result.body);
+  const message = upstreamErrorMessage(result.body);
+  if (UPSTREAM_AUTH_ERRORS.has(type)) {
+    return new ProxyError('KMSInternalException', 'The proxy could not authenticate to the KMS.', 500, {
+      reason: `upstream ${op} refused the proxy's credentials: ${type}: ${message}`,
+    });
+  }
+  const status = result.status >= 400 && result.status < 600 ? result.status : 500;
+  return new ProxyError(type, message, status, { reason: `upstream ${op}: ${type}: ${message}` });
+}

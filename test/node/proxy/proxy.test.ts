@@ -440,6 +440,15 @@ describe('protocol', () => {
     assert.equal((await dataKey(tok.uploaderA!, 'alias/tenant-a', 'a')).status, 200);
   });
 
+  test('wrong upstream credentials are the proxy\'s fault (500), not the caller\'s', async () => {
+    const proxy = await env.extraProxy({ upstream: { endpoint: env.kms.url, region: REGION, credentials: { accessKeyId: env.kms.credentials.accessKeyId, secretAccessKey: 'wrong' } } });
+    const r = await call(proxy.url, 'DescribeKey', { KeyId: 'alias/tenant-a' }, bearer(tok.readerA!));
+    assert.equal(r.status, 500);
+    assert.equal(r.body.__type, 'KMSInternalException');
+    assert.equal(lastAudit().outcome, 'error');
+    assert.match(lastAudit().reason, /refused the proxy's credentials/);
+  });
+
   test('CORS: preflight for configured origins, response headers, other origins refused', async () => {
     const pre = await fetch(url, {
       method: 'OPTIONS',
