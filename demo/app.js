@@ -307,7 +307,7 @@ function objectRow(o, session) {
     { 'data-id': o.id, class: 'obj' },
     h(
       'td',
-      {},
+      { 'data-label': 'Object' },
       h('span', { class: 'obj-name', text: label }),
       h('br'),
       h('code', { class: 'small muted', text: o.id }),
@@ -315,20 +315,20 @@ function objectRow(o, session) {
     ),
     h(
       'td',
-      {},
+      { 'data-label': 'Size' },
       h('span', { class: 'kv', text: plainSize === undefined ? '?' : formatBytes(plainSize) }),
       h('span', { class: 'small muted kv', text: `${formatBytes(o.size)} stored` }),
       info ? h('span', { class: 'small muted kv', text: `${info.suite}, ${info.chunkSize / 1024} KiB chunks` }) : null,
     ),
     h(
       'td',
-      {},
+      { 'data-label': 'Context' },
       o.headerError ? h('span', { class: 'row-msg error', text: o.headerError }) : null,
       ...Object.entries(ctx).map(([k, v]) => h('span', { class: 'kv' }, h('span', { class: 'muted', text: `${k}=` }), k === 'tenant' ? h('span', { class: `pill ${v}`, text: v }) : h('code', { text: v }))),
     ),
     h(
       'td',
-      {},
+      { 'data-label': 'Recipients / key' },
       ...(info?.recipients ?? []).map((r) =>
         h(
           'span',
@@ -342,7 +342,7 @@ function objectRow(o, session) {
     ),
     h(
       'td',
-      {},
+      { 'data-label': 'Actions' },
       h(
         'div',
         { class: 'actions' },
@@ -410,7 +410,7 @@ async function download(o, msg) {
     say(msg, `decrypted ✓ ${formatBytes(got)} at ${formatRate(got, performance.now() - started)}; every chunk authenticated`, 'ok');
   } catch (error) {
     if (writable) await writable.abort().catch(() => {});
-    denied(msg, 'Download', error);
+    denied(msg, 'Download', error, o);
   }
 }
 
@@ -443,10 +443,18 @@ function batches(size) {
   });
 }
 
-function denied(msg, what, error) {
+function denied(msg, what, error, o) {
   const text = reason(error);
   const isDenied = /ACCESS_DENIED|AccessDenied|not authorized/i.test(text);
-  say(msg, `${isDenied ? 'Denied' : `${what} failed`}: ${text}`, 'error');
+  const u = api.currentSession()?.user;
+  const owner = o?.header?.context?.tenant;
+  const why =
+    isDenied && u && owner && owner !== u.tenant
+      ? `${u.name} (${u.tenant}) may not decrypt an object of ${owner}: tenant isolation. `
+      : isDenied && u && u.role !== 'reader' && what !== 'Rewrap'
+        ? `${u.name} is an ${u.role}; only readers decrypt (separation of duties). `
+        : '';
+  say(msg, `${isDenied ? 'Denied' : `${what} failed`}: ${why}${isDenied ? 'The proxy said: ' : ''}${text}`, 'error');
   msg.dataset.denied = String(isDenied);
   notice(`${what} ${isDenied ? 'denied by the proxy' : 'failed'}: ${text}`, 'error');
 }
@@ -483,7 +491,7 @@ async function preview(o, msg) {
     say(msg, `preview ✓ ${formatBytes(bytes.length)} decrypted from ${stats.requests} ranged reads`, 'ok');
     section.scrollIntoView({ behavior: 'smooth', block: 'nearest' });
   } catch (error) {
-    denied(msg, 'Preview', error);
+    denied(msg, 'Preview', error, o);
   }
 }
 
@@ -521,7 +529,7 @@ async function rewrapObject(o, msg) {
     const row = document.querySelector(`.row-msg[data-for="${CSS.escape(o.id)}"]`);
     if (row) say(row, keep, same ? 'ok' : 'error');
   } catch (error) {
-    denied(msg, 'Rewrap', error);
+    denied(msg, 'Rewrap', error, o);
   }
 }
 

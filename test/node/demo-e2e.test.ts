@@ -112,6 +112,8 @@ before(async () => {
       return root.getFileHandle(name, { create: true });
     };
     Object.defineProperty(window, 'showSaveFilePicker', { configurable: true, get: () => (window.__e2ePicker ? picker : undefined) });
+    window.__cspViolations = [];
+    document.addEventListener('securitypolicyviolation', (e) => window.__cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));
   `);
   page = await context.newPage();
   if (process.env.SEALBOX_E2E_TIMING) console.log(`setup: ${Date.now() - t} ms`);
@@ -250,6 +252,16 @@ test('demo page: encrypt, store ciphertext, decrypt, preview, tenant isolation, 
   await offlineRow.locator('button[data-action="preview"]').click();
   await page.locator(`.row-msg[data-for="${offlineId}"][data-denied="true"]`).waitFor({ timeout: 15_000 });
   await shot('offline-denied-dave');
+
+  // ── the page works under its CSP: no violation at any step ──
+  assert.deepEqual(await page.evaluate(() => (window as unknown as { __cspViolations: string[] }).__cspViolations), []);
+
+  // ── responsive: the same page on a phone-sized screen ──
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.waitForTimeout(200);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `no horizontal page scroll on a narrow screen (${overflow}px)`);
+  await shot('narrow');
 
   // ── the dev server's own check of the audit chain ──
   const verify = (await (await fetch(new URL('/api/audit/verify', server.url))).json()) as { ok: boolean; count: number };
