@@ -714,6 +714,7 @@ export class KmsHandler {
     const key = await this.#resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
     this.#authorize(ctx, key, 'kms:GetKeyRotationStatus');
     this.#requireNotPendingDeletion(key);
+    if (key.keySpec !== 'SYMMETRIC_DEFAULT') throw unsupportedOperation(`${this.arn(key)} is not a symmetric encryption key; it has no rotation status.`);
     const out: Record<string, unknown> = { KeyId: this.arn(key), KeyRotationEnabled: key.rotation.enabled };
     if (key.rotation.enabled) {
       out.RotationPeriodInDays = key.rotation.periodDays;
