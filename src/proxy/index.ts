@@ -1,7 +1,7 @@
 /**
  * `sealbox/proxy`: a KMS proxy as one fetch handler, `(Request) => Promise<Response>`, that runs
- * unchanged on Cloudflare Workers, Deno, Bun and Node (Web APIs only; `sealbox/proxy/node` style
- * serving lives in `./node.ts`).
+ * unchanged on Cloudflare Workers, Deno, Bun and Node (Web APIs only). Serving it on node:http,
+ * with a file audit sink, lives in `./node.ts` (used by `sealbox proxy`).
  *
  * ```ts
  * const proxy = createProxy({ upstream, auth: { jwt }, policy });
