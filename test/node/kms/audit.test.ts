@@ -77,7 +77,7 @@ describe('hash chain', () => {
 });
 
 describe('KMS audit trail and `sealbox audit verify`', () => {
-  test('every call is recorded with CloudTrail-like fields and no secrets; verify passes, then catches an edit', { timeout: 60_000 }, async () => {
+  test('every call is recorded with CloudTrail-like fields and no secrets; verify passes, then catches an edit', { timeout: 300_000 }, async () => {
     const dir = await tempDir();
     const h2 = await startHarness({ dataDir: dir });
     const id = (await h2.client.send(new CreateKeyCommand({}))).KeyMetadata!.KeyId!;

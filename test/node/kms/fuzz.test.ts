@@ -60,7 +60,7 @@ const value = fc.oneof(
   fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b).toString('base64')),
 );
 
-test('random bodies to every operation: never a 5xx, always an AWS error type', { timeout: 120_000 }, async () => {
+test('random bodies to every operation: never a 5xx, always an AWS error type', { timeout: 300_000 }, async () => {
   await fc.assert(
     fc.asyncProperty(
       fc.constantFrom(...OPS),

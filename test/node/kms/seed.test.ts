@@ -21,7 +21,7 @@ import { ROOT_KEY, rejectsWith, startHarness, tempDir } from './helpers.js';
 
 const SEED = 'test/fixtures/kms/seed.json';
 
-test('a seed creates keys, versions, aliases, tags, rotation and policies; applying it again changes nothing', { timeout: 60_000 }, async () => {
+test('a seed creates keys, versions, aliases, tags, rotation and policies; applying it again changes nothing', { timeout: 300_000 }, async () => {
   const dir = await tempDir();
   let h = await startHarness({ dataDir: dir, seed: SEED });
   try {
