@@ -56,7 +56,7 @@ function setupKeyrings() {
   const { keys, offline } = state.config;
   client = new KmsClient({
     endpoint: new URL(state.config.proxy, location.href).href,
-    auth: () => api.authHeaders(),
+    auth: () => api.freshAuthHeaders(),
     retry: { maxAttempts: 3 },
   });
   const keyTypes = { [offline.keyArn]: 'rsa' };

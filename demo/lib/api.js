@@ -26,6 +26,18 @@ export function authHeaders() {
   return session ? { authorization: `Bearer ${session.token}` } : {};
 }
 
+/** Like authHeaders, but first renews a demo token that expires within two minutes. */
+export async function freshAuthHeaders() {
+  if (session && session.expiresAt - Date.now() < 120_000) {
+    try {
+      setSession(await signIn(session.user.sub));
+    } catch {
+      // keep the old token: the call will say why it failed
+    }
+  }
+  return authHeaders();
+}
+
 async function check(response) {
   if (response.ok) return response;
   let message = `${response.status} ${response.statusText}`;

@@ -70,6 +70,12 @@ export async function run(argv: string[]): Promise<number> {
 
   console.log(`Sealbox demo: ${server.url}`);
   console.log(`  local KMS + proxy: ${server.url}kms    blobs: ${server.url}blobs    data: ${server.dataDir}`);
+  if (!['127.0.0.1', '::1', 'localhost'].includes(host)) {
+    console.error(
+      `sealbox start: WARNING listening on ${host}: anyone who can reach this port can sign in as a demo user and use the demo keys. ` +
+        'Browsers also keep crypto.subtle (and so the page) to https:// or localhost origins.',
+    );
+  }
   console.log('  Ctrl-C to stop.');
 
   return new Promise<number>((resolve) => {

@@ -153,6 +153,14 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       sse.clear();
     });
 
+    /** An existing object may be replaced (or its header rewritten) only by its own tenant's uploaders. */
+    const requireOwnTenant = async (id: string, claims: Claims): Promise<void> => {
+      const existing = await blobs.stat(id);
+      if (existing?.tenant !== undefined && existing.tenant !== claims.tenant) {
+        throw new HttpError(403, `object ${id} belongs to ${existing.tenant}; ${claims.sub} (${claims.tenant}) may not replace it`);
+      }
+    };
+
     const requireUser = async (request: Request, role?: 'uploader' | 'reader'): Promise<Claims> => {
       const claims = await tokens.verify(request);
       if (!claims) throw new HttpError(401, 'sign in first (a demo token from POST /api/token)');
@@ -273,6 +281,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
         if (!ID_RE.test(id)) return problem(400, 'bad object id');
         if (method === 'PUT') {
           const claims = await requireUser(request, 'uploader');
+          await requireOwnTenant(id, claims);
           const info = await blobs.put(id, request.body, metaFrom(request, claims));
           return json(info, 201);
         }
@@ -300,6 +309,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
         if (what === 'payload-digest' && method === 'GET') return json(await blobs.payloadDigest(id));
         if (what === 'header' && method === 'PUT') {
           const claims = await requireUser(request, 'uploader');
+          await requireOwnTenant(id, claims);
           const head = await readBytes(request, MAX_HEADER_BYTES);
           const info = await blobs.replaceHeader(id, head, claims.sub);
           return json(info);
@@ -310,6 +320,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
         const claims = await requireUser(request, 'uploader');
         const body = await readJson(request);
         const id = typeof body.id === 'string' ? body.id : newId();
+        if (!ID_RE.test(id)) return problem(400, 'bad object id');
+        await requireOwnTenant(id, claims);
         const meta: BlobMeta = { uploadedBy: claims.sub, tenant: claims.tenant };
         if (typeof body.name === 'string' && body.name) meta.name = body.name.replace(/[\u0000-\u001f\u007f]/g, '').slice(0, 255);
         if (typeof body.type === 'string' && body.type) meta.type = body.type.slice(0, 100);

@@ -125,6 +125,11 @@ describe('dev server', () => {
     assert.equal((await fetch(c.url('/blobs/bad%2Fid'), { method: 'PUT', body: raw(envelope), headers: alice })).status, 400);
     const put = await fetch(c.url('/blobs/r1'), { method: 'PUT', body: raw(envelope), headers: { ...alice, 'x-sealbox-name': encodeURIComponent('report ü.txt'), 'x-sealbox-type': 'text/plain' } });
     assert.equal(put.status, 201);
+    // Another tenant's uploader may not replace it.
+    const carol = { authorization: `Bearer ${await c.token('carol')}` };
+    assert.equal((await fetch(c.url('/blobs/r1'), { method: 'PUT', body: raw(envelope), headers: carol })).status, 403);
+    assert.equal((await fetch(c.url('/uploads'), { method: 'POST', body: '{"id":"r1"}', headers: carol })).status, 403);
+    assert.equal((await fetch(c.url('/blobs/r1/header'), { method: 'PUT', body: raw(envelope.subarray(0, 8 + Buffer.from(envelope).readUInt32BE(4))), headers: carol })).status, 403);
     const full = await fetch(c.url('/blobs/r1'));
     assert.equal(full.headers.get('accept-ranges'), 'bytes');
     assert.deepEqual(new Uint8Array(await full.arrayBuffer()), envelope);
