@@ -124,14 +124,19 @@ const env = {
   NODE_NO_WARNINGS: '1',
 };
 
-async function spawnServer(dir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/kms/server.ts', dir], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = await new Promise<string>((resolve, reject) => {
+/** A KMS child with its modules already loaded, waiting for its data dir on stdin. */
+function spareServer(): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/kms/server.ts'], { env, stdio: ['pipe', 'pipe', 'inherit'] });
+}
+
+async function startOn(child: ChildProcess, dir: string): Promise<{ child: ChildProcess; url: string }> {
+  const line = new Promise<string>((resolve, reject) => {
     const rl = createInterface({ input: child.stdout! });
     rl.once('line', resolve);
     child.once('exit', (code) => reject(new Error(`server exited (${code}) before listening`)));
   });
-  return { child, url: (JSON.parse(line) as { url: string }).url };
+  child.stdin!.end(`${dir}\n`);
+  return { child, url: (JSON.parse(await line) as { url: string }).url };
 }
 
 function client(url: string): KMSClient {
@@ -148,8 +153,10 @@ test('SIGKILL in the middle of a create/rotate loop, 12 times: every acknowledge
   const acked: Array<{ keyId: string; blobs: Array<{ blob: Uint8Array; byte: number }> }> = [];
   let counter = 0;
   try {
+    let spare = spareServer();
     for (let round = 0; round < 12; round++) {
-      const { child, url } = await spawnServer(dir);
+      const { child, url } = await startOn(spare, dir);
+      spare = spareServer();
       const kms = client(url);
       const exited = new Promise((r) => child.once('exit', r));
       // Run the loop in several concurrent lanes; kill after a random delay, mid-flight.
@@ -184,7 +191,7 @@ test('SIGKILL in the middle of a create/rotate loop, 12 times: every acknowledge
       kms.destroy();
     }
     assert.ok(acked.length >= 12, `only ${acked.length} keys were acknowledged`);
-    const { child, url } = await spawnServer(dir);
+    const { child, url } = await startOn(spare, dir);
     const kms = client(url);
     try {
       for (const { keyId, blobs } of acked) {
