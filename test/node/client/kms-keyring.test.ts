@@ -5,6 +5,8 @@ import { DisableKeyCommand, EnableKeyCommand, PutKeyPolicyCommand } from '@aws-s
 import { decrypt } from '../../../src/envelope/decrypt.js';
 import { encrypt } from '../../../src/envelope/encrypt.js';
 import { inspect } from '../../../src/envelope/inspect.js';
+import { DEFAULT_LIMITS } from '../../../src/format/constants.js';
+import { parseEnvelopeHeader } from '../../../src/format/header.js';
 import { KmsKeyring } from '../../../src/keyring/kms.js';
 import { MultiKeyring } from '../../../src/keyring/multi.js';
 import { RawAesKeyring } from '../../../src/keyring/raw-aes.js';
@@ -181,5 +183,26 @@ describe('KmsKeyring against the local KMS', () => {
     // The KMS still checks that the alias names the ciphertext's key (here: a symmetric key for an RSA recipient).
     const refused = await rejectsCode(decrypt(envelope, { keyring: new KmsKeyring({ client: kms.client(), keyId: 'alias/guarded' }) }), 'ERR_KMS');
     assert.equal(refused.kmsErrorType, 'InvalidKeyUsageException');
+  });
+  test('RSA unwrap sends exactly the agreed SealboxEnvelope: protected header bytes, salt, commitment', async () => {
+    const bodies: Record<string, unknown>[] = [];
+    const capture: typeof fetch = async (input, init) => {
+      if (new Headers(init?.headers).get('x-amz-target') === 'TrentService.Decrypt') bodies.push(JSON.parse(String(init?.body)));
+      return fetch(input, init);
+    };
+    const keyring = new KmsKeyring({ client: kms.client({ fetch: capture }), keyId: rsa, keyTypes: { [rsa]: 'rsa' } });
+    const envelope = await encrypt(text('wire'), { keyring, context: { tenant: 'acme' } });
+    await decrypt(envelope, { keyring });
+    const parsed = parseEnvelopeHeader(envelope, DEFAULT_LIMITS);
+    const b64 = (b: Uint8Array) => Buffer.from(b).toString('base64');
+    const hl = parsed.headerLength;
+    assert.deepEqual(bodies, [
+      {
+        KeyId: rsa,
+        CiphertextBlob: b64(parsed.recipients[0]!.wrappedKey),
+        EncryptionAlgorithm: 'RSAES_OAEP_SHA_256',
+        SealboxEnvelope: { Protected: b64(parsed.protectedBytes), Salt: b64(envelope.subarray(hl, hl + 24)), Commitment: b64(envelope.subarray(hl + 24, hl + 56)) },
+      },
+    ]);
   });
 });
