@@ -7,7 +7,7 @@
  * (the process died mid-write, so its record was never acknowledged) is cut off, with a warning.
  */
 import { createHash } from 'node:crypto';
-import { fdatasync, writeSync } from 'node:fs';
+import { fdatasync, ftruncateSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { AuditChain, GENESIS_HASH, lineHash, type Sha256 } from '../audit/chain.js';
@@ -31,18 +31,22 @@ export class AuditFile {
   readonly path: string;
   #fh: FileHandle;
   #chain: AuditChain;
+  /** Bytes of complete lines in the file (where a failed write is cut back to). */
+  #size: number;
   #pending: Pending[] = [];
   #closed = false;
 
-  private constructor(path: string, fh: FileHandle, lastHash: string) {
+  private constructor(path: string, fh: FileHandle, lastHash: string, size: number) {
     this.path = path;
     this.#fh = fh;
     this.#chain = new AuditChain(lastHash, nodeSha256);
+    this.#size = size;
   }
 
   static async open(path: string, log: (m: string) => void = (m) => console.warn(m)): Promise<AuditFile> {
     const fh = await open(path, 'a+', 0o600);
     const { size } = await fh.stat();
+    let kept = size;
     let lastHash = GENESIS_HASH;
     if (size > 0) {
       // Read the tail back to find the last complete line.
@@ -61,6 +65,7 @@ export class AuditFile {
           log(`sealbox kms: ${path} ended with an incomplete (unacknowledged) audit line; removing it.`);
           await fh.truncate(keep);
           await fh.sync();
+          kept = keep;
         }
         if (end >= 0) {
           const before = text.slice(0, end);
@@ -77,7 +82,7 @@ export class AuditFile {
         break;
       }
     }
-    return new AuditFile(path, fh, lastHash);
+    return new AuditFile(path, fh, lastHash, kept);
   }
 
   /** Appends `record`; resolves after its batch is durable. */
@@ -111,10 +116,23 @@ export class AuditFile {
     try {
       // Chain and write synchronously, so lines land in chain order; then fsync (which may overlap
       // with the next batch's write: an fsync covers everything written before it started).
+      const head = this.#chain.lastHash;
       let text = '';
       for (const p of batch) text += `${this.#chain.appendSync(p.record)}\n`;
       const bytes = Buffer.from(text);
-      for (let off = 0; off < bytes.length; ) off += writeSync(this.#fh.fd, bytes, off);
+      try {
+        for (let off = 0; off < bytes.length; ) off += writeSync(this.#fh.fd, bytes, off);
+      } catch (e) {
+        // A failed or partial write (disk full, I/O error) must leave neither a torn line in the
+        // middle of the file nor a chain head past lines that are not there: cut the file back to
+        // its last complete line and rewind the chain, so later lines still link.
+        try {
+          ftruncateSync(this.#fh.fd, this.#size);
+        } catch {}
+        this.#chain = new AuditChain(head, nodeSha256);
+        throw e;
+      }
+      this.#size += bytes.length;
       await fdatasyncAsync(this.#fh.fd);
       for (const p of batch) p.resolve();
     } catch (e) {
