@@ -94,6 +94,26 @@ const ALIAS_ARN_RE = /^arn:([a-z-]+):kms:([a-z0-9-]+):(\d{12}):(alias\/.+)$/;
 
 type Op = (ctx: Ctx, input: Input) => Promise<Record<string, unknown>>;
 
+const STORAGE_ERRORS: Record<string, string> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'read-only file system',
+  EIO: 'I/O error',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+};
+
+/** A failed write to the key store or the audit file (disk full, read-only, I/O error) as a clear KMS error. */
+function storageError(e: unknown): KmsError | undefined {
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !Object.prototype.hasOwnProperty.call(STORAGE_ERRORS, code)) return undefined;
+  return new KmsError(
+    'KMSInternalException',
+    `The KMS could not write to its key store or audit trail (${code}: ${STORAGE_ERRORS[code]}); the request was not acknowledged. Free space or fix the disk, then retry.`,
+    500,
+  );
+}
+
 export class KmsHandler {
   readonly store: KeyStore;
   readonly #o: HandlerOptions;
@@ -222,7 +242,8 @@ export class KmsHandler {
       const err =
         e instanceof KmsError
           ? e
-          : (console.error('sealbox kms: internal error', e), new KmsError('KMSInternalException', 'The request failed because of an internal error.', 500));
+          : (console.error('sealbox kms: internal error', e),
+            storageError(e) ?? new KmsError('KMSInternalException', 'The request failed because of an internal error.', 500));
       try {
         await this.#audit(ctx, op, requestId, err);
       } catch (auditError) {
