@@ -19,13 +19,13 @@ export type RuntimeName = (typeof RUNTIMES)[number];
 
 export interface Host {
   name: RuntimeName;
-  /** Sends one request; `timeoutMs` defaults to two minutes. */
+  /** Sends one request; `timeoutMs` defaults to five minutes. */
   call<T>(request: HostRequest, timeoutMs?: number): Promise<T>;
   close(): Promise<void>;
 }
 
 const bin = (name: string) => join(root, 'node_modules/.bin', name);
-const CALL_TIMEOUT_MS = 120_000;
+const CALL_TIMEOUT_MS = 300_000;
 
 function unwrap<T>(name: string, response: HostResponse): T {
   if (!response.ok) throw new Error(`${name}: ${response.error}`);

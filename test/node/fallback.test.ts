@@ -1,17 +1,20 @@
-// The noble fallback with crypto.subtle removed (test/runtimes/fallback.ts), in all five runtimes:
-// - envelopes and primitives made without crypto.subtle are byte-identical to the WebCrypto ones
-//   (same salt, same seeded data key and IVs), each backend decrypts the other's, tampering fails
-//   the same way on both;
-// - RSA without crypto.subtle is ERR_UNSUPPORTED, for encrypt and decrypt;
-// - every case of the shared suite passes without crypto.subtle, or is skipped because it needs
-//   RSA (its error must be RSA's ERR_UNSUPPORTED; any other failure fails the test).
+// The noble fallback with crypto.subtle removed (test/runtimes/fallback.ts):
+// - in all five runtimes, envelopes and primitives made without crypto.subtle are byte-identical
+//   to the WebCrypto ones (same salt, same seeded data key and IVs) and the same in every runtime,
+//   each backend decrypts the other's, tampering fails the same way on both; RSA without
+//   crypto.subtle is ERR_UNSUPPORTED, for encrypt and decrypt;
+// - in Node and Chromium (a page on plain HTTP is where crypto.subtle is really missing), every
+//   case of the shared suite passes without crypto.subtle, or is skipped because it needs RSA (its
+//   error must be RSA's ERR_UNSUPPORTED; any other failure fails the test). The whole suite on
+//   pure-JS AES is the costly part, so the other three runtimes skip it.
 import { test } from 'node:test';
 import type { FallbackReport } from '../runtimes/protocol.js';
 import { RUNTIMES, withHost } from '../../scripts/runtimes/hosts.js';
 
+const WITH_SUITE = new Set(['node', 'chromium']);
 const reports = new Map(
   RUNTIMES.map((name) => {
-    const report = withHost(name, (host) => host.call<FallbackReport>({ op: 'fallback' }));
+    const report = withHost(name, (host) => host.call<FallbackReport>({ op: 'fallback', cases: WITH_SUITE.has(name) }));
     report.catch(() => {}); // reported by the tests below
     return [name, report] as const;
   }),
@@ -45,7 +48,7 @@ for (const name of RUNTIMES) {
       });
     }
     const passed = report.cases.filter((c) => c.status === 'pass').length;
-    if (passed === 0) problems.push('no suite case passed without crypto.subtle');
+    if (WITH_SUITE.has(name) && passed === 0) problems.push('no suite case passed without crypto.subtle');
     if (problems.length) throw new Error(`${name} without crypto.subtle:\n- ${problems.join('\n- ')}`);
   });
 }

@@ -15,7 +15,7 @@ export type HostRequest =
   | { op: 'suite'; only?: string[] }
   | { op: 'produce' }
   | { op: 'consume'; produced: Produced[] }
-  | { op: 'fallback' }
+  | { op: 'fallback'; cases?: boolean }
   | BenchRequest
   | BenchStepRequest;
 
@@ -77,7 +77,7 @@ async function dispatch(request: HostRequest, env: SuiteEnv): Promise<unknown> {
     case 'consume':
       return consume(env, request.produced);
     case 'fallback':
-      return fallbackCheck(env, allCases);
+      return fallbackCheck(env, allCases, { cases: request.cases ?? true });
     case 'bench':
       return bench(request);
     case 'bench-step':
