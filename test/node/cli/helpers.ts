@@ -1,7 +1,7 @@
 /** Runs the built CLI (`node bin/sealbox.js …`) as a child process, as a user would. */
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { cp, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,22 +13,39 @@ export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /**
  * The CLI under test: a snapshot of the built package (bin/, dist/, package.json, node_modules
  * linked), taken once per test file, so a concurrent `npm run build` in the same checkout (which
- * empties dist/ for a while) cannot pull files from under a running test.
+ * empties dist/ and rewrites it) cannot pull files from under a running test. The build writes the
+ * browser bundle last, so a snapshot counts only if that bundle exists and did not change while
+ * dist/ was copied.
  */
 let binPath: Promise<string> | undefined;
-function bin(): Promise<string> {
-  binPath ??= (async () => {
-    for (let waited = 0; !existsSync(join(ROOT, 'dist/cli/main.js')) || !existsSync(join(ROOT, 'dist/index.js')); waited += 500) {
-      if (waited >= 60_000) throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    const snapshot = await mkdtemp(join(tmpdir(), 'sealbox-cli-bin-'));
+const MARKER = join(ROOT, 'dist/browser/sealbox.min.js');
+
+async function snapshotOnce(): Promise<string | undefined> {
+  const before = existsSync(MARKER) ? statSync(MARKER).mtimeMs : undefined;
+  if (before === undefined || !existsSync(join(ROOT, 'dist/cli/main.js'))) return undefined;
+  const snapshot = await mkdtemp(join(tmpdir(), 'sealbox-cli-bin-'));
+  try {
     await cp(join(ROOT, 'dist'), join(snapshot, 'dist'), { recursive: true });
+    if (!existsSync(MARKER) || statSync(MARKER).mtimeMs !== before) throw new Error('dist/ changed while it was copied');
     await cp(join(ROOT, 'bin'), join(snapshot, 'bin'), { recursive: true });
     await cp(join(ROOT, 'package.json'), join(snapshot, 'package.json'));
     await symlink(join(ROOT, 'node_modules'), join(snapshot, 'node_modules'), 'dir');
-    process.once('exit', () => rmSync(snapshot, { recursive: true, force: true }));
-    return join(snapshot, 'bin/sealbox.js');
+  } catch {
+    await rm(snapshot, { recursive: true, force: true });
+    return undefined;
+  }
+  process.once('exit', () => rmSync(snapshot, { recursive: true, force: true }));
+  return join(snapshot, 'bin/sealbox.js');
+}
+
+function bin(): Promise<string> {
+  binPath ??= (async () => {
+    for (let waited = 0; ; waited += 1000) {
+      const path = await snapshotOnce();
+      if (path) return path;
+      if (waited >= 120_000) throw new Error('dist/ is missing or incomplete: run `npm run build` first (npm test does)');
+      await new Promise((r) => setTimeout(r, 1000));
+    }
   })();
   return binPath;
 }
