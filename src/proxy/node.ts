@@ -30,8 +30,11 @@ export interface FileAuditSink extends AuditSinkObject {
  */
 export async function openFileAuditSink(path: string): Promise<FileAuditSink> {
   let lastHash = GENESIS_HASH;
+  /** Bytes of accepted lines in the file: a failed write is cut back to this. */
+  let size = 0;
   try {
     const text = await readFile(path, 'utf8');
+    size = Buffer.byteLength(text);
     const lines = text.split('\n').filter((l) => l !== '');
     if (lines.length > 0) {
       const h = lineHash(lines[lines.length - 1]!);
@@ -52,11 +55,16 @@ export async function openFileAuditSink(path: string): Promise<FileAuditSink> {
     while (pending.length > 0) {
       const batch = pending;
       pending = [];
+      const data = batch.map((p) => `${p.line}\n`).join('');
       try {
-        await handle.appendFile(batch.map((p) => `${p.line}\n`).join(''), 'utf8');
+        await handle.appendFile(data, 'utf8');
         await handle.sync();
+        size += Buffer.byteLength(data);
         for (const p of batch) p.resolve();
       } catch (e) {
+        // A failed or partial write (disk full) must not leave a torn or rejected line in the file:
+        // the chain continues from the last accepted line, so cut back to it.
+        await handle.truncate(size).catch(() => {});
         for (const p of batch) p.reject(e);
       }
     }
