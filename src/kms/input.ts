@@ -79,7 +79,8 @@ export class Input {
     const out: Record<string, string> = {};
     for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
       if (typeof x !== 'string') throw wrongType(`${name}.${k}`, 'string');
-      out[k] = x;
+      // defineProperty: `out[k] = x` would drop a key named "__proto__" (setting the prototype instead).
+      Object.defineProperty(out, k, { value: x, enumerable: true, writable: true, configurable: true });
     }
     return out;
   }
