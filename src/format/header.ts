@@ -84,7 +84,8 @@ export function validateContext(context: unknown, limits: EnvelopeLimits): Encry
     if (typeof value !== 'string') throw new SealboxError('ERR_INVALID_ARGUMENT', `encryption context value for "${key}" must be a string`);
     if (key.length === 0) throw new SealboxError('ERR_INVALID_ARGUMENT', 'encryption context keys must not be empty');
     bytes += utf8Encode(key, 'an encryption context key').length + utf8Encode(value, 'an encryption context value').length;
-    out[key] = value;
+    // defineProperty: `out[key] = value` would drop a key named "__proto__" (setting the prototype instead).
+    Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
   }
   if (bytes > limits.maxContextBytes) {
     throw new SealboxError('ERR_LIMIT', `the encryption context is ${bytes} bytes; the limit is ${limits.maxContextBytes}`);
@@ -197,7 +198,7 @@ export function decodeProtected(bytes: Uint8Array, limits: EnvelopeLimits): Prot
     if (typeof key !== 'string' || typeof value !== 'string') {
       throw new SealboxError('ERR_FORMAT', 'encryption context entries must be text strings');
     }
-    context[key] = value;
+    Object.defineProperty(context, key, { value, enumerable: true, writable: true, configurable: true });
   }
   let checked: EncryptionContext;
   try {
