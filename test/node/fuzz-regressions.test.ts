@@ -49,3 +49,42 @@ test('the fuzzers’ SigV4 signer agrees with aws4fetch and the verifier', async
   const result = await verifySigV4(asSigV4Request(mine), mine.body, { lookupSecret: () => ({ secretAccessKey: creds.secretAccessKey }), now: () => now });
   assert.equal(result.accessKeyId, creds.accessKeyId);
 });
+
+// A context entry named "__proto__" (JSON.parse makes it an own property) was dropped by `out[k] = v`
+// when the context was copied: the local KMS did not bind it to the ciphertext (it decrypted under
+// any other value, or none), and envelopes silently left it out.
+test('an encryption context key "__proto__" is bound like any other (local KMS and envelopes)', async () => {
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { createLocalKms } = await import('../../src/kms/index.js');
+  const { RawAesKeyring, decrypt, encrypt } = await import('../../src/index.js');
+  const creds = { accessKeyId: 'AKIAPROTOREGRESSION1', secretAccessKey: 'proto-regression-secret-0123456789abcd' };
+  const dir = await mkdtemp(join(tmpdir(), 'sealbox-proto-'));
+  const kms = await createLocalKms({ dataDir: dir, rootKey: Buffer.alloc(32, 1).toString('base64'), env: {}, log: () => {}, credentials: [creds], audit: false });
+  const call = async (op: string, body: string) => {
+    const s = sign({ method: 'POST', url: 'http://kms.local/', headers: { 'x-amz-target': `TrentService.${op}` }, body, ...creds, region: 'us-east-1', service: 'kms', time: Date.now() });
+    const r = await kms.fetch(new Request(s.url, { method: 'POST', headers: s.headers, body: s.body }));
+    return { status: r.status, json: (await r.json()) as Record<string, any> };
+  };
+  try {
+    const keyId = (await call('CreateKey', '{}')).json.KeyMetadata.KeyId;
+    const e = await call('Encrypt', `{"KeyId":"${keyId}","Plaintext":"aGk=","EncryptionContext":{"__proto__":"tenant-a"}}`);
+    assert.equal(e.status, 200);
+    const blob = e.json.CiphertextBlob as string;
+    assert.equal((await call('Decrypt', `{"CiphertextBlob":"${blob}"}`)).json.__type, 'InvalidCiphertextException');
+    assert.equal((await call('Decrypt', `{"CiphertextBlob":"${blob}","EncryptionContext":{"__proto__":"other"}}`)).json.__type, 'InvalidCiphertextException');
+    assert.equal((await call('Decrypt', `{"CiphertextBlob":"${blob}","EncryptionContext":{"__proto__":"tenant-a"}}`)).status, 200);
+  } finally {
+    await kms.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  const keyring = new RawAesKeyring({ keyName: 'proto', key: new Uint8Array(32).fill(3) });
+  const context = JSON.parse('{"__proto__":"tenant-a","app":"x"}') as Record<string, string>;
+  const envelope = await encrypt(new Uint8Array([1, 2, 3]), { keyring, context });
+  const result = await decrypt(envelope, { keyring });
+  assert.ok(Object.prototype.hasOwnProperty.call(result.context, '__proto__'), 'the "__proto__" entry was dropped from the envelope');
+  assert.equal(Object.getOwnPropertyDescriptor(result.context, '__proto__')?.value, 'tenant-a');
+  assert.equal(result.context.app, 'x');
+});

@@ -182,3 +182,64 @@ for (const auditElsewhere of [true, false]) {
     }
   });
 }
+
+test('disk full under the proxy’s audit file: answers are withheld, and the chain still verifies once space returns', { timeout: 60_000 }, async (t) => {
+  const base = await mkdtemp(join(tmpdir(), 'sealbox-faults-proxy-disk-'));
+  const mnt = join(base, 'mnt');
+  mkdirSync(mnt);
+  if (!tryMount(mnt, '1m')) {
+    await rm(base, { recursive: true, force: true });
+    t.skip('cannot mount a tmpfs (needs root): disk-full not simulated');
+    return;
+  }
+  const { createNodeProxy } = await import('../../../src/proxy/node.js');
+  const { SignJWT } = await import('jose');
+  const secret = 'disk-faults-jwt-secret-0123456789abcdef01234';
+  const kms = await createLocalKms({ dataDir: join(base, 'kms'), rootKey: ROOT_KEY, env: {}, log: () => {}, credentials: [CREDS], audit: false, seed: { keys: [{ id: '0d0d0d0d-0d0d-4d0d-8d0d-0d0d0d0d0d0d', aliases: ['alias/disk'] }] } });
+  const auditPath = join(mnt, 'proxy-audit.log');
+  const { proxy, auditFile } = await createNodeProxy({
+    upstream: { endpoint: 'http://kms.disk.local', region: 'us-east-1', credentials: CREDS, fetch: (input, init) => kms.fetch(new Request(input as Request, init)) },
+    auth: { jwt: { secret, issuer: 'https://idp.disk/', audience: 'disk' } },
+    policy: { Statement: [{ Effect: 'Allow', Principal: { AWS: 'jwt/*' }, Action: 'kms:GenerateDataKey', Resource: '*' }] },
+    rateLimit: false,
+    audit: { file: auditPath },
+  });
+  const token = await new SignJWT({ sub: 'alice' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('https://idp.disk/').setAudience('disk').setIssuedAt().setExpirationTime('1h').sign(new TextEncoder().encode(secret));
+  const gdk = async () => {
+    const res = await proxy.fetch(
+      new Request('http://proxy.disk/', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'TrentService.GenerateDataKey', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ KeyId: 'alias/disk', KeySpec: 'AES_256', EncryptionContext: { purpose: 'x'.repeat(300) } }),
+      }),
+    );
+    return { status: res.status, json: (await res.json()) as Record<string, any> };
+  };
+  const origError = console.error;
+  console.error = () => {};
+  try {
+    for (let i = 0; i < 3; i++) assert.equal((await gdk()).status, 200);
+    const filler = fill(mnt);
+    let withheld = 0;
+    for (let i = 0; i < 20; i++) {
+      const r = await gdk();
+      if (r.status === 200) continue; // the audit file's last page still had room for this line
+      withheld++;
+      assert.equal(r.json.__type, 'KMSInternalException');
+      assert.equal(r.json.Plaintext, undefined);
+    }
+    assert.ok(withheld > 0, 'no answer was withheld on a full disk');
+    rmSync(filler);
+    for (let i = 0; i < 3; i++) assert.equal((await gdk()).status, 200);
+    await auditFile!.close();
+    const text = await readFile(auditPath, 'utf8');
+    const chain = await verifyAuditChain(text.split('\n'), nodeSha256);
+    assert.ok(chain.ok, chain.ok ? '' : `proxy audit chain broken at line ${chain.line}: ${chain.reason}`);
+  } finally {
+    console.error = origError;
+    await auditFile?.close().catch(() => {});
+    await kms.close();
+    umount(mnt);
+    await rm(base, { recursive: true, force: true });
+  }
+});
