@@ -59,6 +59,15 @@ export async function runCases(env: SuiteEnv, cases: readonly TestCase[]): Promi
   return results;
 }
 
+/** False where the runtime refuses code from strings (workerd; a page under CSP without 'unsafe-eval'). */
+function evalAllowed(): boolean {
+  try {
+    return new Function('return true')() === true;
+  } catch {
+    return false;
+  }
+}
+
 async function dispatch(request: HostRequest, env: SuiteEnv): Promise<unknown> {
   switch (request.op) {
     case 'ping':
@@ -66,6 +75,7 @@ async function dispatch(request: HostRequest, env: SuiteEnv): Promise<unknown> {
         runtime: env.runtime,
         subtle: typeof globalThis.crypto?.subtle === 'object',
         userAgent: (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent,
+        evalAllowed: evalAllowed(),
       };
     case 'suite': {
       const only = request.only;
