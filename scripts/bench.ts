@@ -2,7 +2,7 @@
 // (in-page), and peak RSS growth while 1 GiB streams through encrypt → decrypt. One process;
 // prints a table and then the JSON. Options: --quick (smaller sizes), --no-browser, --json-only,
 // --sweep (throughput at several in-flight windows, to choose DEFAULT_IN_FLIGHT_BYTES),
-// --browser-only (just the Chromium table).
+// --browser-only (just the Chromium table), --reps=N (runs per measurement, best counts; default 3).
 import { createServer } from 'node:http';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -23,6 +23,11 @@ const RSS_TOTAL = (quick ? 256 : 1024) * MiB;
 const BROWSER_TOTAL = (quick ? 64 : 256) * MiB;
 const CHUNK_SIZES = [16384, 262144];
 const PIECE = 64 * 1024; // what file.stream() and fetch bodies typically hand out
+const REPS = Number(process.argv.find((a) => a.startsWith('--reps='))?.slice(7) ?? 3);
+const cpuSeconds = () => {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1e6;
+};
 const depths = Object.fromEntries(CHUNK_SIZES.map((c) => [c, chunksInFlight(c)]));
 const TARGETS = { ratio: 0.8, rssMiB: 64, chromiumRatio: 0.7 };
 
@@ -113,7 +118,7 @@ async function chromiumRun(runs: { inFlightBytes?: number; total: number }[] = [
     const rows: Row[] = [];
     for (const run of runs) {
       const depthsFor = Object.fromEntries(CHUNK_SIZES.map((c) => [c, chunksInFlight(c, run.inFlightBytes)]));
-      const options = JSON.stringify({ total: run.total, chunkSizes: CHUNK_SIZES, pieceSize: PIECE, depths: depthsFor, inFlightBytes: run.inFlightBytes });
+      const options = JSON.stringify({ total: run.total, chunkSizes: CHUNK_SIZES, pieceSize: PIECE, depths: depthsFor, inFlightBytes: run.inFlightBytes, reps: REPS });
       const got = (await page.evaluate(`(async () => {
         const lib = await import('/dist/browser/sealbox.min.js');
         const core = await import('/core.js');
@@ -131,14 +136,16 @@ async function chromiumRun(runs: { inFlightBytes?: number; total: number }[] = [
 const fmt = (n: number, digits = 0) => n.toFixed(digits);
 
 function table(title: string, rows: Row[]): string[] {
+  const cpu = rows.some((r) => r.encryptCpuRatio !== undefined);
   const lines = [
     `${title}`,
-    '| chunk | depth | ceiling enc MB/s | EncryptStream MB/s | ratio | ceiling dec MB/s | DecryptStream MB/s | ratio |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| chunk | depth | ceiling enc MB/s | EncryptStream MB/s | ratio | ceiling dec MB/s | DecryptStream MB/s | ratio |${cpu ? ' CPU ratio enc / dec |' : ''}`,
+    `| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${cpu ? ' ---: |' : ''}`,
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.chunkSize / 1024} KiB | ${r.depth} | ${fmt(r.ceilingEncryptMBps)} | ${fmt(r.encryptStreamMBps)} | ${fmt(r.encryptRatio, 2)}× | ${fmt(r.ceilingDecryptMBps)} | ${fmt(r.decryptStreamMBps)} | ${fmt(r.decryptRatio, 2)}× |`,
+      `| ${r.chunkSize / 1024} KiB | ${r.depth} | ${fmt(r.ceilingEncryptMBps)} | ${fmt(r.encryptStreamMBps)} | ${fmt(r.encryptRatio, 2)}× | ${fmt(r.ceilingDecryptMBps)} | ${fmt(r.decryptStreamMBps)} | ${fmt(r.decryptRatio, 2)}× |` +
+        (cpu ? ` ${fmt(r.encryptCpuRatio ?? 0, 2)}× / ${fmt(r.decryptCpuRatio ?? 0, 2)}× |` : ''),
     );
   }
   return lines;
@@ -151,7 +158,7 @@ async function sweep(): Promise<void> {
   const rows: (Row & { where: string; inFlightBytes: number })[] = [];
   for (const inFlightBytes of windows) {
     const depthsFor = Object.fromEntries(CHUNK_SIZES.map((c) => [c, chunksInFlight(c, inFlightBytes)]));
-    for (const row of await core.throughput(lib, { total, chunkSizes: CHUNK_SIZES, pieceSize: PIECE, depths: depthsFor, inFlightBytes })) {
+    for (const row of await core.throughput(lib, { total, chunkSizes: CHUNK_SIZES, pieceSize: PIECE, depths: depthsFor, inFlightBytes, reps: REPS, cpuSeconds })) {
       rows.push({ ...row, where: 'node', inFlightBytes });
       say(`  node ${JSON.stringify({ ...row, inFlightBytes })}`);
     }
@@ -190,12 +197,14 @@ async function main(): Promise<void> {
   };
   say(`  peak RSS growth ${fmt(memory.peakGrowthMiB, 1)} MiB (baseline ${fmt(memory.baselineMiB)} MiB), round trip ${fmt(memory.roundTripMBps)} MB/s`);
 
-  say(`\n[2/3] Node throughput, ${TOTAL / MiB} MiB per run, ${PIECE / 1024} KiB input pieces, best of 3 (ceiling and stream alternate)`);
+  say(`\n[2/3] Node throughput, ${TOTAL / MiB} MiB per run, ${PIECE / 1024} KiB input pieces, best of ${REPS} (ceiling and stream alternate)`);
   const node = await core.throughput(lib, {
     total: TOTAL,
     chunkSizes: CHUNK_SIZES,
     pieceSize: PIECE,
     depths,
+    reps: REPS,
+    cpuSeconds,
     log: (row: Row) => say(`  ${JSON.stringify(row)}`),
   });
 

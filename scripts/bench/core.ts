@@ -13,6 +13,9 @@ export interface Row {
   ceilingDecryptMBps: number;
   decryptStreamMBps: number;
   decryptRatio: number;
+  /** Node only: CPU seconds (all threads) of the ceiling run over the stream run; best of each. */
+  encryptCpuRatio?: number;
+  decryptCpuRatio?: number;
 }
 
 const KEY = new Uint8Array(32).fill(7);
@@ -173,7 +176,16 @@ export async function roundTrip(lib: Lib, { total, chunkSize, pieceSize }: { tot
  */
 export async function throughput(
   lib: Lib,
-  { total, chunkSizes, pieceSize, depths, inFlightBytes, reps = 3, log = () => {} }: {
+  {
+    total,
+    chunkSizes,
+    pieceSize,
+    depths,
+    inFlightBytes,
+    reps = 3,
+    log = () => {},
+    cpuSeconds,
+  }: {
     total: number;
     chunkSizes: number[];
     pieceSize: number;
@@ -181,10 +193,17 @@ export async function throughput(
     inFlightBytes?: number;
     reps?: number;
     log?: (row: Row) => void;
+    /** CPU time of the process so far (all threads), where the runtime can tell (Node). */
+    cpuSeconds?: () => number;
   },
 ): Promise<Row[]> {
   const rows: Row[] = [];
   const mbps = (seconds: number) => total / 1e6 / seconds;
+  const timed = async (run: () => Promise<number>) => {
+    const cpu0 = cpuSeconds?.() ?? 0;
+    const seconds = await run();
+    return { seconds, cpu: (cpuSeconds?.() ?? 0) - cpu0 };
+  };
   for (const chunkSize of chunkSizes) {
     const depth = depths[chunkSize]!;
     // Warm up (JIT, key import, thread pools).
@@ -193,13 +212,23 @@ export async function throughput(
     const envelope = await makeEnvelope(lib, { total, chunkSize });
     const sealed = await rawCiphertext(total, chunkSize);
     const best = { ceilEnc: Infinity, ceilDec: Infinity, enc: Infinity, dec: Infinity };
+    const cpu = { ceilEnc: Infinity, ceilDec: Infinity, enc: Infinity, dec: Infinity };
+    const note = (key: keyof typeof best, r: { seconds: number; cpu: number }) => {
+      best[key] = Math.min(best[key], r.seconds);
+      cpu[key] = Math.min(cpu[key], r.cpu);
+    };
     for (let rep = 0; rep < reps; rep++) {
-      best.ceilEnc = Math.min(best.ceilEnc, await ceiling({ total, chunkSize, depth, op: 'encrypt' }));
-      best.enc = Math.min(best.enc, (await encryptStream(lib, { total, chunkSize, pieceSize, inFlightBytes })).seconds);
-      best.ceilDec = Math.min(best.ceilDec, await ceiling({ total, chunkSize, depth, op: 'decrypt', sealed }));
-      const r = await decryptStream(lib, envelope, { pieceSize, inFlightBytes });
-      if (r.bytes !== total) throw new Error(`decrypted ${r.bytes} of ${total} bytes`);
-      best.dec = Math.min(best.dec, r.seconds);
+      note('ceilEnc', await timed(() => ceiling({ total, chunkSize, depth, op: 'encrypt' })));
+      note('enc', await timed(async () => (await encryptStream(lib, { total, chunkSize, pieceSize, inFlightBytes })).seconds));
+      note('ceilDec', await timed(() => ceiling({ total, chunkSize, depth, op: 'decrypt', sealed })));
+      note(
+        'dec',
+        await timed(async () => {
+          const r = await decryptStream(lib, envelope, { pieceSize, inFlightBytes });
+          if (r.bytes !== total) throw new Error(`decrypted ${r.bytes} of ${total} bytes`);
+          return r.seconds;
+        }),
+      );
     }
     const row: Row = {
       chunkSize,
@@ -211,6 +240,10 @@ export async function throughput(
       decryptStreamMBps: mbps(best.dec),
       decryptRatio: best.ceilDec / best.dec,
     };
+    if (cpuSeconds) {
+      row.encryptCpuRatio = cpu.ceilEnc / cpu.enc;
+      row.decryptCpuRatio = cpu.ceilDec / cpu.dec;
+    }
     log(row);
     rows.push(row);
   }

@@ -46,9 +46,16 @@ export interface SizedReader {
   size: number | undefined;
 }
 
+/** A Blob from another realm (a worker, an iframe) fails `instanceof Blob`. */
+function isBlobLike(value: unknown): boolean {
+  const blob = value as Partial<Blob> | null;
+  return typeof blob === 'object' && blob !== null && typeof blob.slice === 'function' && typeof blob.size === 'number' && typeof blob.arrayBuffer === 'function';
+}
+
 function toSource(source: RangeSource, size: number | undefined): SizedReader {
-  if (typeof Blob !== 'undefined' && source instanceof Blob) {
-    return { read: async (start, end) => new Uint8Array(await source.slice(start, end).arrayBuffer()), size: source.size };
+  if ((typeof Blob !== 'undefined' && source instanceof Blob) || isBlobLike(source)) {
+    const blob = source as Blob;
+    return { read: async (start, end) => new Uint8Array(await blob.slice(start, end).arrayBuffer()), size: blob.size };
   }
   if (typeof source === 'function') return { read: source, size };
   if (source && typeof source === 'object' && typeof (source as { read?: unknown }).read === 'function') {
