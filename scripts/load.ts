@@ -23,6 +23,9 @@
  * answered (lines ≥ answers counted here, and at most the in-flight requests more) and its chain
  * verifies, as does the KMS's. Exit code 1 when a check fails.
  *
+ * Before the measured run, a warm-up run (--warmup seconds, default 10) brings the servers to their
+ * working set; RSS is compared from its end (the start figure is printed too).
+ *
  *   npm run load -- --duration 60 --connections 128
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -46,7 +49,7 @@ const { values } = parseArgs({
     serve: { type: 'boolean', default: false },
     duration: { type: 'string', default: '60' },
     connections: { type: 'string', default: '128' },
-    warmup: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '10' },
   },
   strict: true,
 });
