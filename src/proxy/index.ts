@@ -151,12 +151,12 @@ function contextOf(input: Json, name: string): Record<string, string> | undefine
   const v = input[name];
   if (v === undefined || v === null) return undefined;
   if (!isRecord(v)) throw serialization(`${name} must be a map of strings.`);
-  const out: Record<string, string> = {};
-  for (const [k, val] of Object.entries(v)) {
+  const entries = Object.entries(v);
+  for (const [k, val] of entries) {
     if (typeof val !== 'string' || k.length === 0) throw serialization(`${name} must map non-empty keys to strings.`);
-    out[k] = val;
   }
-  return out;
+  // fromEntries defines own properties, so a key named "__proto__" is kept (and seen by the policy).
+  return Object.fromEntries(entries) as Record<string, string>;
 }
 
 async function readBody(request: Request, max: number): Promise<Uint8Array> {

@@ -449,6 +449,21 @@ describe('protocol', () => {
     assert.match(lastAudit().reason, /refused the proxy's credentials/);
   });
 
+  test('a context key named "__proto__" is seen by the policy like any other', async () => {
+    const proxy = await env.extraProxy({
+      policy: {
+        Statement: [
+          { Effect: 'Allow', Principal: '*', Action: 'kms:GenerateDataKey', Resource: '*', Condition: { 'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['tenant'] } } },
+        ],
+      },
+    });
+    const ok = await call(proxy.url, 'GenerateDataKey', { KeyId: 'alias/tenant-a', KeySpec: 'AES_256', EncryptionContext: { tenant: 'a' } }, bearer(tok.readerA!));
+    assert.equal(ok.status, 200);
+    const sneaky = await call(proxy.url, 'GenerateDataKey', '{"KeyId":"alias/tenant-a","KeySpec":"AES_256","EncryptionContext":{"tenant":"a","__proto__":"x"}}', bearer(tok.readerA!));
+    assert.equal(sneaky.body.__type, 'AccessDeniedException');
+    assert.deepEqual(Object.keys(lastAudit().context), ['tenant', '__proto__']);
+  });
+
   test('CORS: preflight for configured origins, response headers, other origins refused', async () => {
     const pre = await fetch(url, {
       method: 'OPTIONS',
