@@ -90,9 +90,9 @@ export function apply(envelope: Uint8Array, other: Uint8Array, m: Mutation): { b
 
 export interface Mutated {
   bytes: Uint8Array;
-  /** Byte-identical to the original. */
+  /** Byte-identical to the original, or to the other envelope (a splice can rebuild it whole). */
   unchanged: boolean;
-  /** Only the unauthenticated recipients changed (same length): decryption may still succeed. */
+  /** Differs from the original (or the other envelope) only inside its unauthenticated recipients, at the same length: decryption may still succeed. */
   onlyRecipients: boolean;
 }
 
@@ -102,19 +102,25 @@ export function recipientsRange(envelope: Uint8Array): [number, number] {
   return [parsed.headerLength - encodeCbor(parsed.recipients.map(encodeRecipient)).length, parsed.headerLength];
 }
 
-export function mutate(envelope: Uint8Array, other: Uint8Array, recipients: [number, number], mutations: Mutation[]): Mutated {
+/** Same length as `ref`, and every differing byte inside `range`. */
+function differsOnlyWithin(bytes: Uint8Array, ref: Uint8Array, range: [number, number]): boolean {
+  if (bytes.length !== ref.length) return false;
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== ref[i] && (i < range[0] || i >= range[1])) return false;
+  return true;
+}
+
+/**
+ * Applies `mutations` to `envelope`. `other` is a second valid envelope of the same plaintext (the
+ * splice source); `recipients` and `otherRecipients` are their recipient ranges.
+ */
+export function mutate(envelope: Uint8Array, other: Uint8Array, recipients: [number, number], mutations: Mutation[], otherRecipients: [number, number] = recipients): Mutated {
   let bytes = envelope;
-  let lo = Infinity;
-  let hi = -Infinity;
   for (const m of mutations) {
-    const r = apply(bytes, other, m);
-    bytes = r.bytes;
-    lo = Math.min(lo, r.touched[0]);
-    hi = Math.max(hi, r.touched[1]);
+    bytes = apply(bytes, other, m).bytes;
     if (bytes.length === 0) break;
   }
-  const unchanged = equalBytes(bytes, envelope);
-  const onlyRecipients = lo >= recipients[0] && hi <= recipients[1] && bytes.length === envelope.length;
+  const unchanged = equalBytes(bytes, envelope) || equalBytes(bytes, other);
+  const onlyRecipients = differsOnlyWithin(bytes, envelope, recipients) || differsOnlyWithin(bytes, other, otherRecipients);
   return { bytes, unchanged, onlyRecipients };
 }
 

@@ -88,3 +88,16 @@ test('an encryption context key "__proto__" is bound like any other (local KMS a
   assert.equal(Object.getOwnPropertyDescriptor(result.context, '__proto__')?.value, 'tenant-a');
   assert.equal(result.context.app, 'x');
 });
+
+// fuzz "decryptRange" (seed 20261123, case 24198): splicing the other envelope in at a point where
+// both agree rebuilds that envelope whole; it is valid and must decrypt (an oracle fix, kept here).
+test('decryptRange / DecryptStream cases from the fuzzers', async () => {
+  const { replayRangeCase, replayStreamCase } = await import('../fuzz/stream.js');
+  await replayRangeCase([{ kind: 'splice', at: 11, from: 11 }], 0, 0, false);
+  await replayRangeCase([{ kind: 'splice', at: 11, from: 11 }], 100, 20000, true);
+  await replayStreamCase([{ kind: 'splice', at: 11, from: 11 }], [7, 100000]);
+  // Tampering must still be caught: a flipped payload byte, and a truncation inside the last chunk.
+  await replayRangeCase([{ kind: 'flip', at: 30000, bit: 3 }], 0, 40000, true);
+  await replayStreamCase([{ kind: 'truncate', at: 60000 }], [5000]);
+  await replayStreamCase([{ kind: 'length', value: 0xffffffff }], []);
+});
