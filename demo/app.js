@@ -368,7 +368,11 @@ function expectedContext(o) {
 async function download(o, msg) {
   // Ask where to save first (the picker needs the click's user activation); stream to it.
   let writable;
-  if (typeof window.showSaveFilePicker === 'function') {
+  // When the proxy's policy will refuse (another tenant's object, or not a reader), don't ask
+  // where to save first: try, and show the refusal (a Blob download, should it be allowed after all).
+  const u = api.currentSession()?.user;
+  const likelyDenied = !u || u.role !== 'reader' || o.header?.context?.tenant !== u.tenant;
+  if (!likelyDenied && typeof window.showSaveFilePicker === 'function') {
     try {
       const handle = await window.showSaveFilePicker({ suggestedName: o.name ?? `${o.id}.bin` });
       writable = await handle.createWritable();

@@ -113,7 +113,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     // The local KMS, in-process, with the demo keys (the seed is idempotent: existing keys keep
     // their material, so objects encrypted before a restart still decrypt).
     const account = process.env.SEALBOX_KMS_ACCOUNT ?? DEFAULT_ACCOUNT;
-    const seeded: LocalKms = await createLocalKms({ dataDir: join(dataDir, 'kms'), account, log: (m) => log(`kms: ${m}`), seed: demoSeed(account) });
+    const seeded: LocalKms = await createLocalKms({ dataDir: join(dataDir, 'kms'), account, log: (m) => log(m), seed: demoSeed(account) });
     closers.push(() => seeded.close());
     const admin = new KmsAdmin(seeded);
 
