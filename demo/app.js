@@ -603,7 +603,10 @@ function addAudit(entries, fresh) {
 
 function showChain(v) {
   const el = $('chain');
-  if (v.ok) {
+  if (v.ok && v.count === 0) {
+    el.className = 'chain';
+    el.textContent = 'No KMS calls yet: each call through the proxy will appear here as it happens, allowed or denied.';
+  } else if (v.ok) {
     el.className = 'chain ok';
     el.textContent = `Chain verified ✓ ${v.count} entr${v.count === 1 ? 'y' : 'ies'}, each line hashed with the one before (last ${v.lastHash.slice(0, 12)}…).`;
   } else {
