@@ -64,6 +64,21 @@ export function cut(bytes: Uint8Array, sizes: number[]): Uint8Array[] {
   return out;
 }
 
+/** One-byte pieces within `radius` of each point, and whole pieces between. */
+export function oneByteAround(bytes: Uint8Array, points: number[], radius: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let at = 0;
+  for (const point of [...points].sort((a, b) => a - b)) {
+    const from = Math.max(at, point - radius);
+    const to = Math.min(bytes.length, point + radius);
+    if (from > at) out.push(bytes.subarray(at, from));
+    for (let i = Math.max(at, from); i < to; i++) out.push(bytes.subarray(i, i + 1));
+    at = Math.max(at, to);
+  }
+  if (at < bytes.length) out.push(bytes.subarray(at));
+  return out;
+}
+
 export async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   const { out, error } = await readUntilError(stream);
   if (error !== undefined) throw error;
@@ -168,12 +183,21 @@ export const streamCases: TestCase[] = [
     },
   },
   {
-    name: 'streams: one byte at a time in and out',
+    name: 'streams: one byte at a time in and out, around the header and every chunk boundary',
     async run() {
-      const plaintext = pattern(C + 3, 5);
+      const plaintext = pattern(2 * C + 3, 5);
       const expected = await encrypt(plaintext, { keyring: fixedKeyring(), salt: SALT });
-      bytesEqual(await encryptStreamed(plaintext, [1]), expected);
-      bytesEqual(await decryptStreamed(expected, [1]), plaintext);
+      const body = expected.length - (2 * SEALED + 3 + TAG_BYTES);
+      bytesEqual(
+        await collect(streamOf(oneByteAround(plaintext, [0, C, 2 * C, plaintext.length], 300)).pipeThrough(new EncryptStream({ keyring: fixedKeyring(), salt: SALT }))),
+        expected,
+        'encrypt',
+      );
+      bytesEqual(
+        await collect(streamOf(oneByteAround(expected, [0, body, body + SEALED, body + 2 * SEALED, expected.length], 300)).pipeThrough(new DecryptStream({ keyring: fixedKeyring() }))),
+        plaintext,
+        'decrypt',
+      );
     },
   },
   {
