@@ -2,7 +2,8 @@
 // (in-page), and peak RSS growth while 1 GiB streams through encrypt → decrypt. One process;
 // prints a table and then the JSON. Options: --quick (smaller sizes), --no-browser, --json-only,
 // --sweep (throughput at several in-flight windows, to choose DEFAULT_IN_FLIGHT_BYTES),
-// --browser-only (just the Chromium table), --reps=N (runs per measurement, best counts; default 3).
+// --browser-only (just the Chromium table), --reps=N (runs per measurement, best counts; default 3),
+// --piece=KiB (input piece size, default 64).
 import { createServer } from 'node:http';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -22,7 +23,7 @@ const TOTAL = (quick ? 64 : 256) * MiB;
 const RSS_TOTAL = (quick ? 256 : 1024) * MiB;
 const BROWSER_TOTAL = (quick ? 64 : 256) * MiB;
 const CHUNK_SIZES = [16384, 262144];
-const PIECE = 64 * 1024; // what file.stream() and fetch bodies typically hand out
+const PIECE = Number(process.argv.find((a) => a.startsWith('--piece='))?.slice(8) ?? 64) * 1024; // 64 KiB: what file.stream() and fetch bodies typically hand out
 const REPS = Number(process.argv.find((a) => a.startsWith('--reps='))?.slice(7) ?? 3);
 const cpuSeconds = () => {
   const usage = process.cpuUsage();
