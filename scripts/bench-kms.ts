@@ -32,10 +32,15 @@ type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
 
 /** CPU seconds (user + system) a process has used, from /proc (Linux); undefined elsewhere. */
 async function cpuSeconds(pid: number): Promise<number | undefined> {
+  const split = await cpuSplit(pid);
+  return split === undefined ? undefined : split.user + split.system;
+}
+
+async function cpuSplit(pid: number): Promise<{ user: number; system: number } | undefined> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+    return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 }; // clock ticks (USER_HZ = 100)
   } catch {
     return undefined;
   }
@@ -124,9 +129,15 @@ if (values['baseline-server']) {
       const req = await sign(op, body);
       // Warm-up, then the measured run.
       await autocannon({ url: `${url}/`, method: 'POST', headers: req.headers, body: req.body, connections, duration: 2 });
+      const splitBefore = await cpuSplit(child.pid!);
       const cpuBefore = await cpuSeconds(child.pid!);
       const r = await autocannon({ url: `${url}/`, method: 'POST', headers: req.headers, body: req.body, connections, duration });
       const cpuAfter = await cpuSeconds(child.pid!);
+      const splitAfter = await cpuSplit(child.pid!);
+      if (splitBefore && splitAfter && process.env.BENCH_VERBOSE) {
+        const per = (x: number) => ((x / r.requests.total) * 1e6).toFixed(0);
+        console.error(`${op}: KMS user ${per(splitAfter.user - splitBefore.user)} µs/req, system ${per(splitAfter.system - splitBefore.system)} µs/req`);
+      }
       if (r.non2xx > 0 || r.errors > 0) throw new Error(`${op}: ${r.non2xx} non-2xx responses, ${r.errors} errors`);
       const cpuPerRequest = cpuBefore === undefined || cpuAfter === undefined ? undefined : ((cpuAfter - cpuBefore) / r.requests.total) * 1e6;
       results.push([op, r, cpuPerRequest]);

@@ -6,7 +6,7 @@
  * scope, the account from the caller's credential (or from a key ARN for cross-account use), so
  * several regions and accounts can live in one store.
  */
-import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual, constants as cryptoConstants, generateKeyPair, privateDecrypt, createPrivateKey } from 'node:crypto';
+import { createHash, createHmac, hash, randomBytes, randomUUID, timingSafeEqual, constants as cryptoConstants, generateKeyPair, privateDecrypt, createPrivateKey } from 'node:crypto';
 import { promisify } from 'node:util';
 import { encryptionContextKeys, evaluatePolicy, parsePolicy, defaultKeyPolicy, PolicyError, type Policy } from '../policy/index.js';
 import { openBlob, parseBlob, sealBlob } from './blob.js';
@@ -74,7 +74,7 @@ interface Ctx {
 }
 
 const nodeSigV4Crypto: SigV4Crypto = {
-  sha256: (d) => createHash('sha256').update(d).digest(),
+  sha256: (d) => hash('sha256', d, 'buffer'),
   hmacSha256: (k, d) => createHmac('sha256', k).update(d).digest(),
 };
 
