@@ -7,7 +7,9 @@
 // Every call still pays the full server path: SigV4 verification, key policy, AES-GCM, and an
 // fsync'd, hash-chained audit record (group commit).
 //
-// Options: --duration <s> (default 10), --connections <n> (default 32). BENCH_NODE_ARGS adds node
+// Options: --duration <s> (default 10), --connections <n> (default 32), --baseline (also measure a
+// bare node:http server), --no-audit (run the KMS without its audit file, to see what durability
+// costs; not a supported configuration for the numbers above). BENCH_NODE_ARGS adds node
 // flags to the KMS process (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -51,6 +53,7 @@ const { values } = parseArgs({
     server: { type: 'string' },
     'baseline-server': { type: 'boolean' },
     baseline: { type: 'boolean' },
+    'no-audit': { type: 'boolean' },
     duration: { type: 'string' },
     connections: { type: 'string' },
   },
@@ -76,14 +79,14 @@ if (values['baseline-server']) {
 } else if (values.server !== undefined) {
   // Child: the KMS itself.
   const { startLocalKmsServer } = await import('../src/kms/index.js');
-  const server = await startLocalKmsServer({ dataDir: values.server, port: 0, log: () => {} });
+  const server = await startLocalKmsServer({ dataDir: values.server, port: 0, log: () => {}, ...(values['no-audit'] ? { audit: false as const } : {}) });
   process.stdout.write(`${server.url}\n`);
   process.once('SIGTERM', () => void server.close().then(() => process.exit(0)));
 } else {
   const duration = Number(values.duration ?? 10);
   const connections = Number(values.connections ?? 32);
   const dir = await mkdtemp(join(tmpdir(), 'sealbox-bench-kms-'));
-  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []), '--import', 'tsx', 'scripts/bench-kms.ts', '--server', dir], {
+  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []), '--import', 'tsx', 'scripts/bench-kms.ts', '--server', dir, ...(values['no-audit'] ? ['--no-audit'] : [])], {
     env: { ...process.env, SEALBOX_ROOT_KEY: ROOT_KEY, SEALBOX_KMS_ACCESS_KEY_ID: CREDS.accessKeyId, SEALBOX_KMS_SECRET_ACCESS_KEY: CREDS.secretAccessKey, NODE_NO_WARNINGS: '1' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
