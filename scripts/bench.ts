@@ -83,6 +83,11 @@ async function serve(): Promise<{ url: string; close: () => Promise<void> }> {
       response.end('<!doctype html><meta charset="utf-8"><title>sealbox bench</title>');
       return;
     }
+    if (path === '/favicon.ico') {
+      response.writeHead(204);
+      response.end();
+      return;
+    }
     if (path === '/core.js') {
       response.writeHead(200, { 'content-type': 'text/javascript' });
       response.end(coreJs);
