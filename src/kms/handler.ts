@@ -28,6 +28,7 @@ import {
   signMessage,
   verifyMessage,
 } from './keyspec.js';
+import { GRANT_ID_RE, GRANT_OPERATIONS, GrantStore, NO_CONTEXT_OPERATIONS, constraintsAllow, newGrantId, principalNames, type GrantConstraints, type GrantRecord } from './grants.js';
 import { SigV4Error, verifySigV4, type SigV4Crypto, type SigV4Request } from './sigv4.js';
 import {
   KeyStore,
@@ -80,6 +81,7 @@ const nodeSigV4Crypto: SigV4Crypto = {
 
 export interface HandlerOptions {
   store: KeyStore;
+  grants: GrantStore;
   defaultAccount: string;
   defaultRegion: string;
   clock: () => number;
@@ -116,6 +118,7 @@ function storageError(e: unknown): KmsError | undefined {
 
 export class KmsHandler {
   readonly store: KeyStore;
+  readonly grants: GrantStore;
   readonly #o: HandlerOptions;
   readonly #credentials = new Map<string, StoredCredential>();
   readonly #signingKeys = new Map<string, Uint8Array>();
@@ -125,6 +128,7 @@ export class KmsHandler {
   constructor(options: HandlerOptions) {
     this.#o = options;
     this.store = options.store;
+    this.grants = options.grants;
     for (const c of options.store.credentials) this.#credentials.set(c.accessKeyId, c);
     this.#ops = {
       CreateKey: (c, i) => this.createKey(c, i),
@@ -163,6 +167,11 @@ export class KmsHandler {
       ListResourceTags: (c, i) => this.listResourceTags(c, i),
       GetParametersForImport: (c, i) => this.getParametersForImport(c, i),
       ImportKeyMaterial: (c, i) => this.importKeyMaterial(c, i),
+      CreateGrant: (c, i) => this.createGrant(c, i),
+      ListGrants: (c, i) => this.listGrants(c, i),
+      ListRetirableGrants: (c, i) => this.listRetirableGrants(c, i),
+      RetireGrant: (c, i) => this.retireGrant(c, i),
+      RevokeGrant: (c, i) => this.revokeGrant(c, i),
     };
   }
 
@@ -235,6 +244,7 @@ export class KmsHandler {
       if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
         throw new KmsError('SerializationException', 'The request body must be a JSON object.');
       }
+      this.#checkGrantTokens((parsed as Record<string, unknown>).GrantTokens);
       const result = await handler(ctx, new Input(parsed as Record<string, unknown>));
       await this.#audit(ctx, op, requestId, undefined);
       return { status: 200, headers: { 'content-type': JSON_TYPE, 'x-amzn-requestid': requestId }, body: JSON.stringify(result) };
@@ -301,7 +311,14 @@ export class KmsHandler {
     return p;
   }
 
-  #authorize(ctx: Ctx, key: KeyRecord, action: string, conditionKeys: Record<string, string | string[] | boolean | undefined> = {}): void {
+  #authorize(
+    ctx: Ctx,
+    key: KeyRecord,
+    action: string,
+    conditionKeys: Record<string, string | string[] | boolean | undefined> = {},
+    context?: Record<string, string>,
+    newGrant?: { operations: string[]; constraints: GrantConstraints | undefined },
+  ): void {
     const result = evaluatePolicy(this.#policy(key.policy), {
       principal: ctx.caller.principal,
       action,
@@ -319,6 +336,7 @@ export class KmsHandler {
         'aws:PrincipalAccount': ctx.caller.account,
       },
     });
+    if (result.decision === 'ImplicitDeny' && this.#grantAllows(ctx, key, action, context, newGrant)) return;
     if (result.decision !== 'Allow') {
       throw new KmsError(
         'AccessDeniedException',
@@ -398,6 +416,7 @@ export class KmsHandler {
   }
 
   async #deleteNow(key: KeyRecord): Promise<void> {
+    await this.grants.removeKey(key.region, key.account, key.keyId);
     const aliases = this.store.aliases(key.region, key.account);
     const kept = new Map([...aliases].filter(([, a]) => a.target !== key.keyId));
     if (kept.size !== aliases.size) await this.store.putAliases(key.region, key.account, kept);
@@ -881,7 +900,7 @@ export class KmsHandler {
     const spec = input.str('KeySpec', { enum: ['AES_256', 'AES_128'] });
     const n = input.int('NumberOfBytes', { min: 1, max: 1024 });
     if ((spec === undefined) === (n === undefined)) throw validation('Please specify either number of bytes or key spec.');
-    this.#authorize(ctx, key, withPlaintext ? 'kms:GenerateDataKey' : 'kms:GenerateDataKeyWithoutPlaintext', encryptionContextKeys(context));
+    this.#authorize(ctx, key, withPlaintext ? 'kms:GenerateDataKey' : 'kms:GenerateDataKeyWithoutPlaintext', encryptionContextKeys(context), context);
     this.#requireEnabled(key);
     if (key.keySpec !== 'SYMMETRIC_DEFAULT') throw invalidKeyUsage(`${this.arn(key)} is not a symmetric key; data keys need a SYMMETRIC_DEFAULT key.`);
     this.#dryRun(input);
@@ -916,7 +935,7 @@ export class KmsHandler {
     const plaintext = input.blob('Plaintext', { required: true, min: 1, max: 4096 });
     const context = this.#context(ctx, input);
     const algorithm = input.str('EncryptionAlgorithm', { enum: ['SYMMETRIC_DEFAULT', 'RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'SM2PKE'] }) ?? 'SYMMETRIC_DEFAULT';
-    this.#authorize(ctx, key, 'kms:Encrypt', { ...encryptionContextKeys(context), 'kms:EncryptionAlgorithm': algorithm });
+    this.#authorize(ctx, key, 'kms:Encrypt', { ...encryptionContextKeys(context), 'kms:EncryptionAlgorithm': algorithm }, context);
     this.#requireEnabled(key);
     const blob = await this.#encryptWith(ctx, key, plaintext, context, algorithm);
     this.#dryRun(input);
@@ -962,7 +981,7 @@ export class KmsHandler {
       if (!key) throw invalidCiphertext();
       ctx.audit.keyId = this.arn(key);
     }
-    this.#authorize(ctx, key, action, { ...encryptionContextKeys(context), 'kms:EncryptionAlgorithm': algorithm });
+    this.#authorize(ctx, key, action, { ...encryptionContextKeys(context), 'kms:EncryptionAlgorithm': algorithm }, context);
     this.#requireEnabled(key);
     if (dryRun) this.#dryRun(dryRun);
     const version = key.versions.find((v) => v.version === parsed.materialVersion);
@@ -990,7 +1009,7 @@ export class KmsHandler {
     const dstAlg = input.str('DestinationEncryptionAlgorithm', { enum: algs }) ?? 'SYMMETRIC_DEFAULT';
     const dest = await this.#resolve(ctx, input.str('DestinationKeyId', { required: true }), { allowAlias: true, field: 'DestinationKeyId' });
     const { key: src, plaintext } = await this.#decryptWith(ctx, blob, input.str('SourceKeyId'), srcContext, srcAlg, 'kms:ReEncryptFrom', undefined);
-    this.#authorize(ctx, dest, 'kms:ReEncryptTo', { ...encryptionContextKeys(dstContext), 'kms:EncryptionAlgorithm': dstAlg });
+    this.#authorize(ctx, dest, 'kms:ReEncryptTo', { ...encryptionContextKeys(dstContext), 'kms:EncryptionAlgorithm': dstAlg }, dstContext);
     this.#requireEnabled(dest);
     const out = await this.#encryptWith(ctx, dest, plaintext, dstContext, dstAlg);
     this.#dryRun(input);
@@ -1091,6 +1110,242 @@ export class KmsHandler {
     return { KeyId: this.arn(key), MacValid: true, MacAlgorithm: algorithm };
   }
 
+  // ── grants ──────────────────────────────────────────────────────────────────────────────────────
+
+  /** A live grant on `key` names the caller as grantee, includes the operation, and its constraints hold. */
+  #grantAllows(
+    ctx: Ctx,
+    key: KeyRecord,
+    action: string,
+    context: Record<string, string> | undefined,
+    newGrant: { operations: string[]; constraints: GrantConstraints | undefined } | undefined,
+  ): boolean {
+    if (!action.startsWith('kms:')) return false;
+    const op = action.slice(4);
+    for (const g of this.grants.forKey(key.region, key.account, key.keyId)) {
+      if (!g.operations.includes(op) || !principalNames(g.granteePrincipal, ctx.caller)) continue;
+      if (!constraintsAllow(g, op, context)) continue;
+      if (op === 'CreateGrant') {
+        // A grant can pass on only what it has, under constraints at least as strict as its own.
+        if (!newGrant || !newGrant.operations.every((o) => g.operations.includes(o))) continue;
+        if (!atLeastAsStrict(newGrant.constraints, g.constraints)) continue;
+      }
+      ctx.audit.params = { ...(ctx.audit.params ?? {}), grantId: g.grantId };
+      return true;
+    }
+    return false;
+  }
+
+  #checkGrantTokens(tokens: unknown): void {
+    if (tokens === undefined || tokens === null) return;
+    if (!Array.isArray(tokens)) throw new KmsError('SerializationException', "Wrong type for 'GrantTokens' (expected list)");
+    if (tokens.length > 10) throw constraint('GrantTokens', 'Member must have length less than or equal to 10');
+    for (const t of tokens) {
+      if (typeof t !== 'string' || t.length < 1 || t.length > 8192 || !GrantStore.openToken(this.store, t)) {
+        throw new KmsError('InvalidGrantTokenException', 'The grant token is not valid.');
+      }
+    }
+  }
+
+  #principalInput(input: Input, name: string, required: boolean): string | undefined {
+    const v = required ? input.str(name, { required: true, min: 1, max: 256 }) : input.str(name, { min: 1, max: 256 });
+    if (v !== undefined && !/^[\w+=,.@:/-]+$/.test(v)) throw constraint(name, 'Member must satisfy regular expression pattern: ^[\\w+=,.@:/-]+$');
+    return v;
+  }
+
+  #constraints(input: Input): GrantConstraints | undefined {
+    const raw = input.body.Constraints;
+    if (raw === undefined || raw === null) return undefined;
+    if (typeof raw !== 'object' || Array.isArray(raw)) throw new KmsError('SerializationException', "Wrong type for 'Constraints' (expected structure)");
+    const inner = new Input(raw as Record<string, unknown>);
+    const out: GrantConstraints = {};
+    const subset = inner.map('EncryptionContextSubset');
+    const equals = inner.map('EncryptionContextEquals');
+    if (subset) out.EncryptionContextSubset = subset;
+    if (equals) out.EncryptionContextEquals = equals;
+    return subset || equals ? out : undefined;
+  }
+
+  #grantJson(g: GrantRecord, key: KeyRecord): Record<string, unknown> {
+    const out: Record<string, unknown> = {
+      KeyId: this.arn(key),
+      GrantId: g.grantId,
+      CreationDate: g.createdAt / 1000,
+      GranteePrincipal: g.granteePrincipal,
+      IssuingAccount: g.issuingAccount,
+      Operations: g.operations,
+    };
+    if (g.name !== undefined) out.Name = g.name;
+    if (g.retiringPrincipal !== undefined) out.RetiringPrincipal = g.retiringPrincipal;
+    if (g.constraints) out.Constraints = g.constraints;
+    return out;
+  }
+
+  async createGrant(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const key = await this.#resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+    const grantee = this.#principalInput(input, 'GranteePrincipal', true)!;
+    const retiring = this.#principalInput(input, 'RetiringPrincipal', false);
+    const listed = input.list('Operations', (x) => {
+      if (typeof x !== 'string' || !(GRANT_OPERATIONS as readonly string[]).includes(x)) {
+        throw constraint('Operations', `Member must satisfy constraint: [Member must satisfy enum value set: [${GRANT_OPERATIONS.join(', ')}]]`);
+      }
+      return x;
+    });
+    if (!listed) throw constraint('Operations', 'Member must not be null');
+    if (listed.length === 0) throw constraint('Operations', 'Member must have length greater than or equal to 1');
+    const operations = [...new Set(listed)];
+    const name = input.str('Name', { min: 1, max: 256 });
+    if (name !== undefined && !/^[a-zA-Z0-9:/_-]+$/.test(name)) throw constraint('Name', 'Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$');
+    const constraints = this.#constraints(input);
+    if (constraints) {
+      const bad = operations.filter((o) => NO_CONTEXT_OPERATIONS.has(o));
+      if (bad.length > 0) throw validation(`Grant constraints are not supported with operations that take no encryption context (${bad.join(', ')}).`);
+    }
+    const allowed = grantOperationsFor(key);
+    const invalid = operations.filter((o) => !allowed.has(o));
+    if (invalid.length > 0) throw validation(`${invalid.join(', ')} ${invalid.length === 1 ? 'is' : 'are'} not valid for ${this.arn(key)} (${key.keySpec}, ${key.keyUsage}).`);
+    const conditionKeys: Record<string, string | string[] | boolean | undefined> = {
+      'kms:GranteePrincipal': grantee,
+      'kms:RetiringPrincipal': retiring,
+      'kms:GrantOperations': operations,
+      'kms:GrantIsForAWSResource': false,
+    };
+    if (constraints) conditionKeys['kms:GrantConstraintType'] = Object.keys(constraints);
+    this.#authorize(ctx, key, 'kms:CreateGrant', conditionKeys, undefined, { operations, constraints });
+    this.#requireNotPendingDeletion(key);
+    this.#dryRun(input);
+    const grant = await this.store.exclusive(async () => {
+      if (!this.store.getKey(key.region, key.account, key.keyId)) throw notFound(`Key '${this.arn(key)}'`);
+      if (name !== undefined) {
+        // AWS: the same grant again (same name and parameters) returns the existing grant.
+        const same = this.grants
+          .forKey(key.region, key.account, key.keyId)
+          .find(
+            (g) =>
+              g.name === name &&
+              g.granteePrincipal === grantee &&
+              g.retiringPrincipal === retiring &&
+              JSON.stringify([...g.operations].sort()) === JSON.stringify([...operations].sort()) &&
+              JSON.stringify(g.constraints ?? null) === JSON.stringify(constraints ?? null),
+          );
+        if (same) return same;
+      }
+      if (this.grants.forKey(key.region, key.account, key.keyId).length >= 50_000) {
+        throw new KmsError('LimitExceededException', `${this.arn(key)} has reached the limit of 50,000 grants.`);
+      }
+      const g: GrantRecord = {
+        grantId: newGrantId(),
+        keyId: key.keyId,
+        region: key.region,
+        account: key.account,
+        granteePrincipal: grantee,
+        issuingAccount: `arn:aws:iam::${ctx.caller.account}:root`,
+        operations,
+        createdAt: ctx.now,
+      };
+      if (name !== undefined) g.name = name;
+      if (retiring !== undefined) g.retiringPrincipal = retiring;
+      if (constraints) g.constraints = constraints;
+      await this.grants.add(g);
+      return g;
+    });
+    ctx.audit.params = { grantId: grant.grantId, granteePrincipal: grantee, operations };
+    return { GrantId: grant.grantId, GrantToken: this.grants.token(this.store, grant) };
+  }
+
+  #page<T>(input: Input, all: T[], maxLimit: number, defaultLimit: number): { page: T[]; truncated: boolean; next?: string } {
+    const limit = input.int('Limit', { min: 1, max: maxLimit }) ?? defaultLimit;
+    const marker = input.str('Marker', { min: 1, max: 1024 });
+    const start = marker === undefined ? 0 : Number(marker);
+    if (!Number.isInteger(start) || start < 0 || start > all.length) throw new KmsError('InvalidMarkerException', 'The Marker is not valid.');
+    const page = all.slice(start, start + limit);
+    const truncated = start + limit < all.length;
+    return truncated ? { page, truncated, next: String(start + limit) } : { page, truncated };
+  }
+
+  async listGrants(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const key = await this.#resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+    const grantId = input.str('GrantId', { min: 1, max: 128 });
+    const grantee = this.#principalInput(input, 'GranteePrincipal', false);
+    this.#authorize(ctx, key, 'kms:ListGrants');
+    if (grantId !== undefined && !GRANT_ID_RE.test(grantId)) throw new KmsError('InvalidGrantIdException', `Grant id ${grantId} is not valid.`);
+    const all = this.grants
+      .forKey(key.region, key.account, key.keyId)
+      .filter((g) => (grantId === undefined || g.grantId === grantId) && (grantee === undefined || g.granteePrincipal === grantee));
+    const { page, truncated, next } = this.#page(input, all, 100, 50);
+    const out: Record<string, unknown> = { Grants: page.map((g) => this.#grantJson(g, key)), Truncated: truncated };
+    if (next !== undefined) out.NextMarker = next;
+    return out;
+  }
+
+  async listRetirableGrants(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const retiring = this.#principalInput(input, 'RetiringPrincipal', true)!;
+    // AWS authorizes this with IAM policy only; the local KMS (no IAM) lets a caller list the
+    // retirable grants of principals in its own account.
+    const acct = GrantStore.principalAccount(retiring) ?? (/^\d{12}$/.test(retiring) ? retiring : undefined);
+    if (acct !== ctx.caller.account) {
+      throw new KmsError('AccessDeniedException', `User: ${ctx.caller.principal} is not authorized to perform: kms:ListRetirableGrants for ${retiring}`);
+    }
+    const all = this.grants.inRegion(ctx.region).filter((g) => g.retiringPrincipal === retiring);
+    const live = all.filter((g) => this.store.getKey(g.region, g.account, g.keyId) !== undefined);
+    const { page, truncated, next } = this.#page(input, live, 100, 50);
+    const out: Record<string, unknown> = {
+      Grants: page.map((g) => this.#grantJson(g, this.store.getKey(g.region, g.account, g.keyId)!)),
+      Truncated: truncated,
+    };
+    if (next !== undefined) out.NextMarker = next;
+    return out;
+  }
+
+  async retireGrant(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const token = input.str('GrantToken', { min: 1, max: 8192 });
+    const keyIdInput = input.str('KeyId', { min: 1, max: 2048 });
+    const grantIdInput = input.str('GrantId', { min: 1, max: 128 });
+    let grant: GrantRecord | undefined;
+    if (token !== undefined) {
+      const body = GrantStore.openToken(this.store, token);
+      if (!body || body.region !== ctx.region) throw new KmsError('InvalidGrantTokenException', 'The grant token is not valid.');
+      grant = this.grants.find(body.region, body.account, body.grantId);
+      if (!grant) throw notFound(`Grant ${body.grantId}`);
+      if (grantIdInput !== undefined && grantIdInput !== grant.grantId) throw new KmsError('InvalidGrantIdException', 'The GrantId does not match the grant token.');
+    } else {
+      if (keyIdInput === undefined || grantIdInput === undefined) throw validation('Either GrantToken, or KeyId and GrantId, are required.');
+      const key = await this.#resolve(ctx, keyIdInput, { allowAlias: false });
+      if (!GRANT_ID_RE.test(grantIdInput)) throw new KmsError('InvalidGrantIdException', `Grant id ${grantIdInput} is not valid.`);
+      grant = this.grants.find(key.region, key.account, grantIdInput);
+      if (!grant || grant.keyId !== key.keyId) throw new KmsError('InvalidGrantIdException', `Grant id ${grantIdInput} is not valid for ${this.arn(key)}.`);
+    }
+    const key = this.store.getKey(grant.region, grant.account, grant.keyId);
+    if (!key) throw notFound(`Key 'arn:aws:kms:${grant.region}:${grant.account}:key/${grant.keyId}'`);
+    ctx.audit.keyId = this.arn(key);
+    ctx.audit.params = { grantId: grant.grantId };
+    // Who may retire: the retiring principal, the account that owns the key (where the grant lives),
+    // or the grantee when the grant includes RetireGrant.
+    const may =
+      (grant.retiringPrincipal !== undefined && principalNames(grant.retiringPrincipal, ctx.caller)) ||
+      ctx.caller.account === grant.account ||
+      (grant.operations.includes('RetireGrant') && principalNames(grant.granteePrincipal, ctx.caller));
+    if (!may) {
+      throw new KmsError('AccessDeniedException', `User: ${ctx.caller.principal} is not authorized to perform: kms:RetireGrant on grant ${grant.grantId} of ${this.arn(key)}`);
+    }
+    this.#dryRun(input);
+    const g = grant;
+    await this.store.exclusive(() => this.grants.remove(g.region, g.account, g.grantId));
+    return {};
+  }
+
+  async revokeGrant(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const key = await this.#resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+    const grantId = input.str('GrantId', { required: true, min: 1, max: 128 });
+    this.#authorize(ctx, key, 'kms:RevokeGrant');
+    ctx.audit.params = { grantId };
+    const grant = GRANT_ID_RE.test(grantId) ? this.grants.find(key.region, key.account, grantId) : undefined;
+    if (!grant || grant.keyId !== key.keyId) throw new KmsError('InvalidGrantIdException', `Grant id ${grantId} is not valid for ${this.arn(key)}.`);
+    this.#dryRun(input);
+    await this.store.exclusive(() => this.grants.remove(key.region, key.account, grantId));
+    return {};
+  }
+
   // ── import ──────────────────────────────────────────────────────────────────────────────────────
 
   async getParametersForImport(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
@@ -1169,6 +1424,39 @@ export class KmsHandler {
     });
     return {};
   }
+}
+
+/** Grant operations that make sense for a key's spec and usage (AWS rejects the others). */
+function grantOperationsFor(key: KeyRecord): Set<string> {
+  const ops = ['CreateGrant', 'RetireGrant', 'DescribeKey'];
+  if (key.keySpec === 'SYMMETRIC_DEFAULT') {
+    ops.push('Decrypt', 'Encrypt', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'ReEncryptFrom', 'ReEncryptTo', 'GenerateDataKeyPair', 'GenerateDataKeyPairWithoutPlaintext');
+  } else if (key.keyUsage === 'ENCRYPT_DECRYPT') {
+    ops.push('Encrypt', 'Decrypt', 'ReEncryptFrom', 'ReEncryptTo', 'GetPublicKey');
+  } else if (key.keyUsage === 'SIGN_VERIFY') {
+    ops.push('Sign', 'Verify', 'GetPublicKey');
+  } else if (key.keyUsage === 'GENERATE_VERIFY_MAC') {
+    ops.push('GenerateMac', 'VerifyMac');
+  }
+  return new Set(ops);
+}
+
+/** Whether constraints `child` are at least as strict as `parent` (a grant creating a grant). */
+function atLeastAsStrict(child: GrantConstraints | undefined, parent: GrantConstraints | undefined): boolean {
+  if (!parent) return true;
+  if (!child) return false;
+  const includes = (big: Record<string, string> | undefined, small: Record<string, string>) =>
+    big !== undefined && Object.entries(small).every(([k, v]) => Object.prototype.hasOwnProperty.call(big, k) && big[k] === v);
+  if (parent.EncryptionContextEquals) {
+    const pe = parent.EncryptionContextEquals;
+    const ce = child.EncryptionContextEquals;
+    if (!ce || Object.keys(ce).length !== Object.keys(pe).length || !includes(ce, pe)) return false;
+  }
+  if (parent.EncryptionContextSubset) {
+    const ps = parent.EncryptionContextSubset;
+    if (!includes(child.EncryptionContextSubset, ps) && !includes(child.EncryptionContextEquals, ps)) return false;
+  }
+  return true;
 }
 
 function nextRotationAfter(now: number, last: number, periodDays: number): number {

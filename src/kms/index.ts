@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { getRequestListener } from '@hono/node-server';
 import { AuditFile } from './audit-file.js';
+import { GrantStore } from './grants.js';
 import { KmsHandler } from './handler.js';
 import { applySeed, loadSeed, type SeedFile } from './seed.js';
 import { KeyStore, isValidAccount, isValidRegion, type StoredCredential } from './store.js';
@@ -93,8 +94,10 @@ export async function createLocalKms(options: LocalKmsOptions): Promise<LocalKms
   }
   const auditPath = options.audit === false ? undefined : (options.audit ?? join(options.dataDir, 'audit.log'));
   const audit = auditPath === undefined ? undefined : await AuditFile.open(auditPath, options.log);
+  const grants = await GrantStore.open(options.dataDir);
   const handlerOptions: ConstructorParameters<typeof KmsHandler>[0] = {
     store,
+    grants,
     defaultAccount: account,
     defaultRegion: region,
     clock,

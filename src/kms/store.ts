@@ -174,7 +174,7 @@ export interface OpenStoreOptions {
   log?: (message: string) => void;
 }
 
-const KNOWN_TOP = new Set(['store.json', 'root.key', 'credentials.json', 'keys', 'aliases', 'audit.log']);
+const KNOWN_TOP = new Set(['store.json', 'root.key', 'credentials.json', 'keys', 'aliases', 'grants', 'audit.log']);
 
 export class KeyStore {
   readonly dataDir: string;
