@@ -388,7 +388,7 @@ export class KmsHandler {
     const now = ctx.now;
     const due =
       (key.pendingDeletion && now >= key.pendingDeletion.deletionDate) ||
-      (key.rotation.enabled && !key.pendingDeletion && key.rotation.nextRotation !== undefined && now >= key.rotation.nextRotation) ||
+      (key.rotation.enabled && key.enabled && !key.pendingDeletion && key.rotation.nextRotation !== undefined && now >= key.rotation.nextRotation) ||
       (key.validTo !== undefined && key.versions.length > 0 && now >= key.validTo);
     if (!due) return key;
     return this.store.exclusive(async () => {
@@ -399,7 +399,8 @@ export class KmsHandler {
         return undefined;
       }
       let next = current;
-      if (next.rotation.enabled && !next.pendingDeletion && next.rotation.nextRotation !== undefined && now >= next.rotation.nextRotation) {
+      // AWS does not rotate a disabled key; once it is enabled again an overdue rotation happens at once.
+      if (next.rotation.enabled && next.enabled && !next.pendingDeletion && next.rotation.nextRotation !== undefined && now >= next.rotation.nextRotation) {
         const at = next.rotation.nextRotation;
         next = {
           ...next,
@@ -413,6 +414,15 @@ export class KmsHandler {
       if (next !== current) await this.store.putKey(next);
       return next;
     });
+  }
+
+  /** Lifecycle work due for every key (at start: rotations, deletions and expiries that fell due while the KMS was down). */
+  async upkeepAll(): Promise<void> {
+    const now = this.#o.clock();
+    for (const key of this.store.allKeys()) {
+      const ctx: Ctx = { requestId: 'startup', op: 'Upkeep', region: key.region, caller: { accessKeyId: '', account: key.account, principal: '' }, now, audit: {} };
+      await this.#upkeep(ctx, key);
+    }
   }
 
   async #deleteNow(key: KeyRecord): Promise<void> {
@@ -609,7 +619,16 @@ export class KmsHandler {
     this.#authorize(ctx, key, enabled ? 'kms:EnableKey' : 'kms:DisableKey');
     const state = keyState(key);
     if (state === 'PendingDeletion' || state === 'PendingImport') throw invalidState(`${this.arn(key)} is ${state}.`);
-    if (key.enabled !== enabled) await this.#mutate(key, (k) => ({ ...k, enabled }));
+    if (key.enabled !== enabled) {
+      await this.#mutate(key, (k) => {
+        const next = { ...k, enabled };
+        // A rotation that fell due while the key was disabled happens when it is enabled again.
+        if (enabled && k.rotation.enabled && k.rotation.nextRotation !== undefined && k.rotation.nextRotation < ctx.now) {
+          next.rotation = { ...k.rotation, nextRotation: ctx.now };
+        }
+        return next;
+      });
+    }
     return {};
   }
 
@@ -744,7 +763,7 @@ export class KmsHandler {
     await this.#mutate(key, (k) => ({
       ...k,
       rotation: enabled
-        ? { ...k.rotation, enabled: true, periodDays: period, nextRotation: ctx.now + period * DAY }
+        ? { ...k.rotation, enabled: true, periodDays: period, nextRotation: nextRotationOnEnable(k, period, ctx.now) }
         : { enabled: false, periodDays: k.rotation.periodDays, ...(k.rotation.onDemandStartedAt !== undefined ? { onDemandStartedAt: k.rotation.onDemandStartedAt } : {}) },
     }));
     return {};
@@ -1457,6 +1476,17 @@ function atLeastAsStrict(child: GrantConstraints | undefined, parent: GrantConst
     if (!includes(child.EncryptionContextSubset, ps) && !includes(child.EncryptionContextEquals, ps)) return false;
   }
   return true;
+}
+
+/**
+ * Next automatic rotation when EnableKeyRotation is called: the period after enabling; when rotation
+ * was already on and only the period changes, the period after the last rotation (AWS), or now if
+ * that has already passed.
+ */
+function nextRotationOnEnable(k: KeyRecord, periodDays: number, now: number): number {
+  if (!k.rotation.enabled) return now + periodDays * DAY;
+  const last = k.versions[k.versions.length - 1]?.createdAt ?? k.createdAt;
+  return Math.max(now, last + periodDays * DAY);
 }
 
 function nextRotationAfter(now: number, last: number, periodDays: number): number {

@@ -106,6 +106,8 @@ export async function createLocalKms(options: LocalKmsOptions): Promise<LocalKms
   };
   if (audit) handlerOptions.audit = audit;
   const handler = new KmsHandler(handlerOptions);
+  // Rotations (and deletions, expiries) that fell due while the KMS was stopped happen at start.
+  await handler.upkeepAll();
   const first = store.credentials[0]!;
   let closed = false;
   return {

@@ -416,6 +416,10 @@ export class KeyStore {
     return this.#keys.get(`${region}/${account}/${keyId}`);
   }
 
+  allKeys(): KeyRecord[] {
+    return [...this.#keys.values()];
+  }
+
   listKeys(region: string, account: string): KeyRecord[] {
     const prefix = `${region}/${account}/`;
     const out: KeyRecord[] = [];
