@@ -29,6 +29,7 @@ import {
   verifyMessage,
 } from './keyspec.js';
 import { GRANT_ID_RE, GRANT_OPERATIONS, GrantStore, NO_CONTEXT_OPERATIONS, constraintsAllow, newGrantId, principalNames, type GrantConstraints, type GrantRecord } from './grants.js';
+import { VIA_SERVICE_HEADER } from './principals.js';
 import { SigV4Error, verifySigV4, type SigV4Crypto, type SigV4Request } from './sigv4.js';
 import {
   KeyStore,
@@ -63,6 +64,8 @@ export interface Caller {
   accessKeyId: string;
   account: string;
   principal: string;
+  /** `kms:ViaService`, from the x-sealbox-via-service header of a trusted credential. */
+  viaService?: string;
 }
 
 interface Ctx {
@@ -230,6 +233,8 @@ export class KmsHandler {
         now: this.#o.clock(),
         audit: {},
       };
+      const via = cred.trustedForViaService ? request.headers.get(VIA_SERVICE_HEADER) : null;
+      if (via) ctx.caller.viaService = via;
       if (!isValidRegion(sig.region)) throw new KmsError('UnrecognizedClientException', `'${sig.region}' is not a valid region.`);
       const handler = Object.prototype.hasOwnProperty.call(this.#ops, op) ? this.#ops[op] : undefined;
       if (!handler) throw new KmsError('UnknownOperationException', `Unknown operation '${target}'.`);
@@ -328,6 +333,7 @@ export class KmsHandler {
         'aws:PrincipalArn': ctx.caller.principal,
         'aws:PrincipalAccount': ctx.caller.account,
         'aws:RequestedRegion': ctx.region,
+        'kms:ViaService': ctx.caller.viaService,
         ...conditionKeys,
       },
       variables: {

@@ -15,12 +15,14 @@ import { getRequestListener } from '@hono/node-server';
 import { AuditFile } from './audit-file.js';
 import { GrantStore } from './grants.js';
 import { KmsHandler } from './handler.js';
+import { loadPrincipalsFile, mergeCredentials, toCredentials } from './principals.js';
 import { applySeed, loadSeed, type SeedFile } from './seed.js';
 import { KeyStore, isValidAccount, isValidRegion, type StoredCredential } from './store.js';
 
 export { KmsError } from './errors.js';
 export { StoreError, type KeyRecord, type StoredCredential } from './store.js';
 export { SeedError, type SeedFile, type SeedKey } from './seed.js';
+export { PrincipalsError, VIA_SERVICE_HEADER, type PrincipalEntry } from './principals.js';
 export { verifySigV4, SigV4Error, type SigV4Result, type VerifySigV4Options, type SigV4Crypto } from './sigv4.js';
 export { encodeContext } from './blob.js';
 
@@ -88,8 +90,11 @@ export async function createLocalKms(options: LocalKmsOptions): Promise<LocalKms
     store.credentials.splice(0, store.credentials.length, ...options.credentials);
     store.credentialsSource = 'options';
   }
+  // Principals: <dataDir>/principals.json, then the seed's "principals" (added to the credentials above).
+  mergeCredentials(store.credentials, await loadPrincipalsFile(join(options.dataDir, 'principals.json')), 'principals.json');
   if (options.seed !== undefined) {
     const seed = await loadSeed(options.seed);
+    if (seed.principals !== undefined) mergeCredentials(store.credentials, toCredentials(seed.principals, 'seed'), 'seed');
     await applySeed(store, seed, { region, account, now: clock() });
   }
   const auditPath = options.audit === false ? undefined : (options.audit ?? join(options.dataDir, 'audit.log'));

@@ -55,6 +55,8 @@ export interface SeedKey {
 
 export interface SeedFile {
   keys?: SeedKey[];
+  /** Credentials mapped to principals, as in `<dataDir>/principals.json` (see principals.ts). */
+  principals?: unknown[];
 }
 
 export class SeedError extends Error {

@@ -82,6 +82,8 @@ export interface StoredCredential {
   account?: string;
   /** Principal ARN used for key policies (default `arn:aws:iam::<account>:user/sealbox-dev`). */
   principalArn?: string;
+  /** May set the `x-sealbox-via-service` header (`kms:ViaService`); see principals.ts. */
+  trustedForViaService?: boolean;
 }
 
 export class StoreError extends Error {
@@ -174,7 +176,7 @@ export interface OpenStoreOptions {
   log?: (message: string) => void;
 }
 
-const KNOWN_TOP = new Set(['store.json', 'root.key', 'credentials.json', 'keys', 'aliases', 'grants', 'audit.log']);
+const KNOWN_TOP = new Set(['store.json', 'root.key', 'credentials.json', 'keys', 'aliases', 'grants', 'principals.json', 'audit.log']);
 
 export class KeyStore {
   readonly dataDir: string;
@@ -209,7 +211,7 @@ export class KeyStore {
       // What an interrupted first start can leave behind is fine; anything else is someone else's.
       const foreign: string[] = [];
       for (const n of present) {
-        if (['root.key', 'credentials.json', 'audit.log'].includes(n)) continue;
+        if (['root.key', 'credentials.json', 'principals.json', 'audit.log'].includes(n)) continue;
         if ((n === 'keys' || n === 'aliases') && (await readdir(join(dir, n)).catch(() => ['?'])).length === 0) continue;
         foreign.push(n);
       }
