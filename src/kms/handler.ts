@@ -30,6 +30,7 @@ import {
 } from './keyspec.js';
 import { GRANT_ID_RE, GRANT_OPERATIONS, GrantStore, NO_CONTEXT_OPERATIONS, constraintsAllow, newGrantId, principalNames, type GrantConstraints, type GrantRecord } from './grants.js';
 import { VIA_SERVICE_HEADER } from './principals.js';
+import { CRYPTO_OPERATIONS, quotaClassOf, type RequestQuotas } from './quotas.js';
 import { SigV4Error, verifySigV4, type SigV4Crypto, type SigV4Request } from './sigv4.js';
 import {
   KeyStore,
@@ -74,6 +75,8 @@ interface Ctx {
   region: string;
   caller: Caller;
   now: number;
+  /** The request has been counted against a cryptographic quota. */
+  quotaTaken?: boolean;
   audit: { keyId?: string; encryptionContext?: Record<string, string>; params?: Record<string, unknown> };
 }
 
@@ -85,6 +88,8 @@ const nodeSigV4Crypto: SigV4Crypto = {
 export interface HandlerOptions {
   store: KeyStore;
   grants: GrantStore;
+  /** Request quotas (off when absent). */
+  quotas?: RequestQuotas;
   defaultAccount: string;
   defaultRegion: string;
   clock: () => number;
@@ -238,6 +243,11 @@ export class KmsHandler {
       if (!isValidRegion(sig.region)) throw new KmsError('UnrecognizedClientException', `'${sig.region}' is not a valid region.`);
       const handler = Object.prototype.hasOwnProperty.call(this.#ops, op) ? this.#ops[op] : undefined;
       if (!handler) throw new KmsError('UnknownOperationException', `Unknown operation '${target}'.`);
+      // Management operations (and GenerateRandom) count against the caller's account; cryptographic
+      // ones against the key's, once the key is known (#authorize).
+      if (this.#o.quotas && !CRYPTO_OPERATIONS.has(op) && !this.#o.quotas.take(ctx.caller.account, ctx.region, op === 'GenerateRandom' ? 'symmetric' : op)) {
+        throw throttled(op);
+      }
       let parsed: unknown = {};
       if (body.length > 0) {
         try {
@@ -324,6 +334,10 @@ export class KmsHandler {
     context?: Record<string, string>,
     newGrant?: { operations: string[]; constraints: GrantConstraints | undefined },
   ): void {
+    if (this.#o.quotas && !ctx.quotaTaken && CRYPTO_OPERATIONS.has(ctx.op)) {
+      ctx.quotaTaken = true;
+      if (!this.#o.quotas.take(key.account, key.region, quotaClassOf(key.keySpec))) throw throttled(ctx.op);
+    }
     const result = evaluatePolicy(this.#policy(key.policy), {
       principal: ctx.caller.principal,
       action,
@@ -1449,6 +1463,10 @@ export class KmsHandler {
     });
     return {};
   }
+}
+
+function throttled(op: string): KmsError {
+  return new KmsError('ThrottlingException', `Rate exceeded for ${op}: the request quota of this account and region is used up; retry with backoff.`);
 }
 
 /** Grant operations that make sense for a key's spec and usage (AWS rejects the others). */

@@ -15,6 +15,7 @@ import { getRequestListener } from '@hono/node-server';
 import { AuditFile } from './audit-file.js';
 import { GrantStore } from './grants.js';
 import { KmsHandler } from './handler.js';
+import { RequestQuotas, type QuotaConfig } from './quotas.js';
 import { loadPrincipalsFile, mergeCredentials, toCredentials } from './principals.js';
 import { applySeed, loadSeed, type SeedFile } from './seed.js';
 import { KeyStore, isValidAccount, isValidRegion, type StoredCredential } from './store.js';
@@ -22,6 +23,7 @@ import { KeyStore, isValidAccount, isValidRegion, type StoredCredential } from '
 export { KmsError } from './errors.js';
 export { StoreError, type KeyRecord, type StoredCredential } from './store.js';
 export { SeedError, type SeedFile, type SeedKey } from './seed.js';
+export { AWS_CRYPTO_QUOTAS, AWS_MANAGEMENT_QUOTAS, type QuotaConfig } from './quotas.js';
 export { PrincipalsError, VIA_SERVICE_HEADER, type PrincipalEntry } from './principals.js';
 export { verifySigV4, SigV4Error, type SigV4Result, type VerifySigV4Options, type SigV4Crypto } from './sigv4.js';
 export { encodeContext } from './blob.js';
@@ -53,6 +55,11 @@ export interface LocalKmsOptions {
   env?: Record<string, string | undefined>;
   /** Warnings (default console.warn). */
   log?: (message: string) => void;
+  /**
+   * Request quotas (see quotas.ts): false (the default; also unless env SEALBOX_KMS_QUOTAS=aws), true
+   * for AWS's default rates, or rates to set (per second: symmetric, rsa, ecc, hmac, management.<Op>).
+   */
+  quotas?: boolean | QuotaConfig;
 }
 
 export interface LocalKms {
@@ -110,6 +117,8 @@ export async function createLocalKms(options: LocalKmsOptions): Promise<LocalKms
     maxSkewMs: options.maxSkewMs ?? 5 * 60 * 1000,
   };
   if (audit) handlerOptions.audit = audit;
+  const quotas = options.quotas ?? (env.SEALBOX_KMS_QUOTAS === 'aws' ? true : false);
+  if (quotas !== false) handlerOptions.quotas = new RequestQuotas(quotas);
   const handler = new KmsHandler(handlerOptions);
   // Rotations (and deletions, expiries) that fell due while the KMS was stopped happen at start.
   await handler.upkeepAll();
