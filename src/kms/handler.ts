@@ -180,6 +180,8 @@ export class KmsHandler {
       ListRetirableGrants: (c, i) => this.listRetirableGrants(c, i),
       RetireGrant: (c, i) => this.retireGrant(c, i),
       RevokeGrant: (c, i) => this.revokeGrant(c, i),
+      ReplicateKey: (c, i) => this.replicateKey(c, i),
+      UpdatePrimaryRegion: (c, i) => this.updatePrimaryRegion(c, i),
     };
   }
 
@@ -406,9 +408,15 @@ export class KmsHandler {
   /** Lifecycle work that is due by the clock: deletion after the window, automatic rotation, expired imports. */
   async #upkeep(ctx: Ctx, key: KeyRecord): Promise<KeyRecord | undefined> {
     const now = ctx.now;
+    if (!isPrimary(key)) {
+      // A replica rotates with its primary: bring the primary up to date (which copies its material here).
+      const primary = this.store.getKey(key.primaryRegion!, key.account, key.keyId);
+      if (primary) await this.#upkeep(ctx, primary);
+      key = this.store.getKey(key.region, key.account, key.keyId) ?? key;
+    }
     const due =
       (key.pendingDeletion && now >= key.pendingDeletion.deletionDate) ||
-      (key.rotation.enabled && key.enabled && !key.pendingDeletion && key.rotation.nextRotation !== undefined && now >= key.rotation.nextRotation) ||
+      (isPrimary(key) && key.rotation.enabled && key.enabled && !key.pendingDeletion && key.rotation.nextRotation !== undefined && now >= key.rotation.nextRotation) ||
       (key.validTo !== undefined && key.versions.length > 0 && now >= key.validTo);
     if (!due) return key;
     return this.store.exclusive(async () => {
@@ -420,7 +428,7 @@ export class KmsHandler {
       }
       let next = current;
       // AWS does not rotate a disabled key; once it is enabled again an overdue rotation happens at once.
-      if (next.rotation.enabled && next.enabled && !next.pendingDeletion && next.rotation.nextRotation !== undefined && now >= next.rotation.nextRotation) {
+      if (isPrimary(next) && next.rotation.enabled && next.enabled && !next.pendingDeletion && next.rotation.nextRotation !== undefined && now >= next.rotation.nextRotation) {
         const at = next.rotation.nextRotation;
         next = {
           ...next,
@@ -431,9 +439,27 @@ export class KmsHandler {
       if (next.validTo !== undefined && next.versions.length > 0 && now >= next.validTo) {
         next = { ...next, versions: [] };
       }
-      if (next !== current) await this.store.putKey(next);
+      if (next !== current) {
+        await this.store.putKey(next);
+        await this.#syncReplicas(next);
+      }
       return next;
     });
+  }
+
+  /** The other regions' records of a multi-region key. */
+  #siblings(k: KeyRecord): KeyRecord[] {
+    if (!k.multiRegion) return [];
+    return this.store.allKeys().filter((r) => r.keyId === k.keyId && r.account === k.account && r.region !== k.region);
+  }
+
+  /** Copies a multi-region primary's shared properties (material versions, rotation) to its replicas. Inside `exclusive`. */
+  async #syncReplicas(primary: KeyRecord): Promise<void> {
+    if (!primary.multiRegion || !isPrimary(primary)) return;
+    for (const r of this.#siblings(primary)) {
+      if (JSON.stringify(r.versions) === JSON.stringify(primary.versions) && JSON.stringify(r.rotation) === JSON.stringify(primary.rotation)) continue;
+      await this.store.putKey({ ...r, versions: structuredClone(primary.versions), rotation: structuredClone(primary.rotation) });
+    }
   }
 
   /** Lifecycle work due for every key (at start: rotations, deletions and expiries that fell due while the KMS was down). */
@@ -477,6 +503,7 @@ export class KmsHandler {
       if (!current) throw notFound(`Key '${this.arn(key)}'`);
       const next = await fn(structuredClone(current));
       await this.store.putKey(next);
+      await this.#syncReplicas(next);
       return next;
     });
   }
@@ -500,7 +527,16 @@ export class KmsHandler {
       MultiRegion: k.multiRegion === true,
     };
     if (k.multiRegion) {
-      md.MultiRegionConfiguration = { MultiRegionKeyType: 'PRIMARY', PrimaryKey: { Arn: this.arn(k), Region: k.region }, ReplicaKeys: [] };
+      const primaryRegion = k.primaryRegion ?? k.region;
+      const family = [k, ...this.#siblings(k)];
+      md.MultiRegionConfiguration = {
+        MultiRegionKeyType: primaryRegion === k.region ? 'PRIMARY' : 'REPLICA',
+        PrimaryKey: { Arn: `arn:aws:kms:${primaryRegion}:${k.account}:key/${k.keyId}`, Region: primaryRegion },
+        ReplicaKeys: family
+          .filter((r) => r.region !== primaryRegion)
+          .sort((a, b) => (a.region < b.region ? -1 : 1))
+          .map((r) => ({ Arn: this.arn(r), Region: r.region })),
+      };
     }
     if (k.pendingDeletion) {
       md.DeletionDate = k.pendingDeletion.deletionDate / 1000;
@@ -771,6 +807,9 @@ export class KmsHandler {
   #requireRotatable(key: KeyRecord): void {
     if (key.keySpec !== 'SYMMETRIC_DEFAULT' || key.origin !== 'AWS_KMS') {
       throw unsupportedOperation(`${this.arn(key)} does not support rotation (only symmetric keys with AWS_KMS origin do).`);
+    }
+    if (!isPrimary(key)) {
+      throw unsupportedOperation(`${this.arn(key)} is a multi-Region replica key; rotation is managed on its primary key in ${key.primaryRegion}.`);
     }
   }
 
@@ -1149,6 +1188,72 @@ export class KmsHandler {
     return { KeyId: this.arn(key), MacValid: true, MacAlgorithm: algorithm };
   }
 
+  // ── multi-region keys ───────────────────────────────────────────────────────────────────────────
+
+  async replicateKey(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const key = await this.#resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+    const replicaRegion = input.str('ReplicaRegion', { required: true, min: 1, max: 32 });
+    if (!isValidRegion(replicaRegion)) throw constraint('ReplicaRegion', 'Member must satisfy regular expression pattern: ^([a-z]+-){2,3}\\d+$');
+    const description = input.str('Description', { max: 8192 });
+    const tags = this.#tags(input) ?? [];
+    this.#authorize(ctx, key, 'kms:ReplicateKey', { 'kms:ReplicaRegion': replicaRegion });
+    if (!key.multiRegion) throw unsupportedOperation(`${this.arn(key)} is not a multi-Region key.`);
+    if (!isPrimary(key)) throw unsupportedOperation(`${this.arn(key)} is a replica; replicate its primary key in ${key.primaryRegion}.`);
+    if (key.origin !== 'AWS_KMS') throw unsupportedOperation('The local KMS replicates only multi-Region keys with AWS_KMS origin.');
+    if (replicaRegion === key.region) throw validation(`The replica region must differ from the primary key's region ${key.region}.`);
+    this.#requireNotPendingDeletion(key);
+    const arn = `arn:aws:kms:${replicaRegion}:${key.account}:key/${key.keyId}`;
+    const policyText = input.str('Policy', { min: 1, max: 32768 });
+    if (policyText !== undefined) this.#checkPolicyText(ctx, policyText, input.bool('BypassPolicyLockoutSafetyCheck'), arn);
+    this.#dryRun(input);
+    const rec = await this.store.exclusive(async () => {
+      if (this.store.getKey(replicaRegion, key.account, key.keyId)) throw new KmsError('AlreadyExistsException', `${arn} already exists.`);
+      const primary = this.store.getKey(key.region, key.account, key.keyId);
+      if (!primary) throw notFound(`Key '${this.arn(key)}'`);
+      const r: KeyRecord = {
+        keyId: key.keyId,
+        region: replicaRegion,
+        account: key.account,
+        createdAt: ctx.now,
+        description: description ?? primary.description,
+        keySpec: primary.keySpec,
+        keyUsage: primary.keyUsage,
+        origin: primary.origin,
+        enabled: true,
+        policy: policyText ?? JSON.stringify(defaultKeyPolicy(key.account), null, 2),
+        tags: dedupeTags([], tags),
+        rotation: structuredClone(primary.rotation),
+        versions: structuredClone(primary.versions),
+        multiRegion: true,
+        primaryRegion: primary.region,
+      };
+      await this.store.putKey(r);
+      return r;
+    });
+    ctx.audit.params = { replicaRegion, replicaKeyArn: arn };
+    return { ReplicaKeyMetadata: this.metadata(rec), ReplicaPolicy: rec.policy, ReplicaTags: rec.tags };
+  }
+
+  async updatePrimaryRegion(ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+    const key = await this.#resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+    const region = input.str('PrimaryRegion', { required: true, min: 1, max: 32 });
+    this.#authorize(ctx, key, 'kms:UpdatePrimaryRegion', { 'kms:PrimaryRegion': region });
+    if (!key.multiRegion) throw unsupportedOperation(`${this.arn(key)} is not a multi-Region key.`);
+    if (!isPrimary(key)) throw unsupportedOperation(`${this.arn(key)} is not the primary key; call UpdatePrimaryRegion in ${key.primaryRegion}.`);
+    if (region === key.region) return {};
+    await this.store.exclusive(async () => {
+      const target = this.store.getKey(region, key.account, key.keyId);
+      if (!target) throw notFound(`Replica key 'arn:aws:kms:${region}:${key.account}:key/${key.keyId}'`);
+      for (const r of [this.store.getKey(key.region, key.account, key.keyId)!, ...this.#siblings(key)]) {
+        const next: KeyRecord = { ...r, primaryRegion: region };
+        if (r.region === region) delete next.primaryRegion;
+        await this.store.putKey(next);
+      }
+    });
+    ctx.audit.params = { primaryRegion: region };
+    return {};
+  }
+
   // ── grants ──────────────────────────────────────────────────────────────────────────────────────
 
   /** A live grant on `key` names the caller as grantee, includes the operation, and its constraints hold. */
@@ -1467,6 +1572,11 @@ export class KmsHandler {
 
 function throttled(op: string): KmsError {
   return new KmsError('ThrottlingException', `Rate exceeded for ${op}: the request quota of this account and region is used up; retry with backoff.`);
+}
+
+/** Whether a key is a single-region key or the primary of a multi-region key. */
+function isPrimary(k: KeyRecord): boolean {
+  return k.primaryRegion === undefined || k.primaryRegion === k.region;
 }
 
 /** Grant operations that make sense for a key's spec and usage (AWS rejects the others). */

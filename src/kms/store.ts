@@ -65,8 +65,10 @@ export interface KeyRecord {
   /** Imported material expiry (EXTERNAL). */
   validTo?: number;
   expirationModel?: 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE';
-  /** Multi-region primary key (id starts with `mrk-`); replicas come with issue 6. */
+  /** Multi-region key (id starts with `mrk-`): the same key id and material in several regions. */
   multiRegion?: boolean;
+  /** Multi-region key: the region of its primary (absent: this record's region). Shared by every replica. */
+  primaryRegion?: string;
 }
 
 export interface AliasRecord {
