@@ -38,37 +38,50 @@ export async function loadVectors(env: SuiteEnv) {
   return { valid: valid.vectors, invalid: invalid.vectors, keyring };
 }
 
-export const vectorCases: TestCase[] = [
+/** RSA and raw AES keys in separate cases, so runtimes without RSA (no crypto.subtle) still run the AES ones. */
+const isRsa = (name: string) => name.startsWith('rsa');
+const kinds = [
+  { label: 'raw AES keys', wanted: (name: string) => !isRsa(name) },
+  { label: 'RSA keys', wanted: isRsa },
+];
+
+export const vectorCases: TestCase[] = kinds.flatMap(({ label, wanted }) => [
   {
-    name: 'vectors v1: every valid envelope decrypts with each of its keys to the stated plaintext and context',
-    async run(env) {
+    name: `vectors v1 (${label}): every valid envelope decrypts with each of its keys to the stated plaintext and context`,
+    async run(env: SuiteEnv) {
       const { valid, keyring } = await loadVectors(env);
       equal(valid.length >= 10, true, 'at least 10 valid vectors');
+      let decrypted = 0;
       for (const v of valid) {
         const envelope = unbase64(v.envelope);
         const info = await inspect(envelope);
         equal(info.chunkSize, v.chunkSize, `${v.name} chunk size`);
         deepEqual(info.context, v.context, `${v.name} context`);
-        for (const name of v.keyring) {
+        for (const name of v.keyring.filter(wanted)) {
           const result = await decrypt(envelope, { keyring: keyring(name) });
           equal(result.plaintext.length, v.plaintext.length, `${v.name} with ${name}: length`);
           equal(await sha('SHA-256', result.plaintext), v.plaintext.sha256, `${v.name} with ${name}: sha256`);
           if (v.plaintext.hex !== undefined) equal(hex(result.plaintext), v.plaintext.hex, `${v.name}: hex`);
           deepEqual(result.context, v.context, `${v.name}: context`);
+          decrypted++;
         }
       }
+      equal(decrypted >= 3, true, `decrypted ${decrypted} vector/key pairs`);
     },
   },
   {
-    name: 'vectors v1: every invalid envelope fails with its stated error code',
-    async run(env) {
+    name: `vectors v1 (${label}): every invalid envelope fails with its stated error code`,
+    async run(env: SuiteEnv) {
       const { invalid, keyring } = await loadVectors(env);
       equal(invalid.length >= 20, true, 'at least 20 invalid vectors');
+      let checked = 0;
       for (const v of invalid) {
-        const only = v.keyring.length === 1 ? keyring(v.keyring[0]!) : undefined;
-        if (!only) throw new AssertionError(`${v.name}: invalid vectors name one key`);
-        await rejectsWith(decrypt(unbase64(v.envelope), { keyring: only }), v.error, `${v.name} (${v.comment}):`);
+        if (v.keyring.length !== 1) throw new AssertionError(`${v.name}: invalid vectors name one key`);
+        if (!wanted(v.keyring[0]!)) continue;
+        await rejectsWith(decrypt(unbase64(v.envelope), { keyring: keyring(v.keyring[0]!) }), v.error, `${v.name} (${v.comment}):`);
+        checked++;
       }
+      equal(checked >= 3, true, `checked ${checked} invalid vectors`);
     },
   },
-];
+]);
