@@ -1054,7 +1054,11 @@ export class KmsHandler {
     if (key) {
       if (parsed.keyId !== key.keyId) throw new KmsError('IncorrectKeyException', 'The key ID in the request does not identify a KMS key that can perform this operation.');
     } else {
-      key = this.store.getKey(ctx.region, ctx.caller.account, parsed.keyId);
+      // The caller's own key, else (as AWS, whose blobs carry the key ARN) the key of another account
+      // in this region: key ids are unique, and the key policy and grants decide.
+      key =
+        this.store.getKey(ctx.region, ctx.caller.account, parsed.keyId) ??
+        this.store.allKeys().find((k) => k.region === ctx.region && k.keyId === parsed.keyId);
       if (key) key = await this.#upkeep(ctx, key);
       if (!key) throw invalidCiphertext();
       ctx.audit.keyId = this.arn(key);

@@ -53,6 +53,9 @@ test('a grant allows exactly its operations under its constraints, until revoked
     const blob = (await app.send(new EncryptCommand({ KeyId: md.Arn, Plaintext: pt, EncryptionContext: { tenant: 'a', doc: '1' }, GrantTokens: [g.GrantToken!] }))).CiphertextBlob!;
     const d = await app.send(new DecryptCommand({ KeyId: md.Arn, CiphertextBlob: blob, EncryptionContext: { tenant: 'a', doc: '1' } }));
     assert.deepEqual([...d.Plaintext!], [...pt]);
+    // Without KeyId too: the blob names the key, found in the owner's account.
+    const d2 = await app.send(new DecryptCommand({ CiphertextBlob: blob, EncryptionContext: { tenant: 'a', doc: '1' } }));
+    assert.equal(d2.KeyId, md.Arn);
     assert.equal((await app.send(new DescribeKeyCommand({ KeyId: md.Arn }))).KeyMetadata!.KeyId, md.KeyId);
     // Constraint: the context must contain tenant=a (DescribeKey is exempt, as at AWS).
     await rejectsWith(app.send(new EncryptCommand({ KeyId: md.Arn, Plaintext: pt, EncryptionContext: { tenant: 'b' } })), 'AccessDeniedException');
