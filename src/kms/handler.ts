@@ -415,15 +415,15 @@ export class KmsHandler {
       key = this.store.getKey(key.region, key.account, key.keyId) ?? key;
     }
     const due =
-      (key.pendingDeletion && now >= key.pendingDeletion.deletionDate) ||
+      (key.pendingDeletion && !key.pendingDeletion.waitingForReplicas && now >= key.pendingDeletion.deletionDate) ||
       (isPrimary(key) && key.rotation.enabled && key.enabled && !key.pendingDeletion && key.rotation.nextRotation !== undefined && now >= key.rotation.nextRotation) ||
       (key.validTo !== undefined && key.versions.length > 0 && now >= key.validTo);
     if (!due) return key;
     return this.store.exclusive(async () => {
       const current = this.store.getKey(key.region, key.account, key.keyId);
       if (!current) return undefined;
-      if (current.pendingDeletion && now >= current.pendingDeletion.deletionDate) {
-        await this.#deleteNow(current);
+      if (current.pendingDeletion && !current.pendingDeletion.waitingForReplicas && now >= current.pendingDeletion.deletionDate) {
+        await this.#deleteNow(current, now);
         return undefined;
       }
       let next = current;
@@ -471,12 +471,20 @@ export class KmsHandler {
     }
   }
 
-  async #deleteNow(key: KeyRecord): Promise<void> {
+  async #deleteNow(key: KeyRecord, now: number): Promise<void> {
     await this.grants.removeKey(key.region, key.account, key.keyId);
     const aliases = this.store.aliases(key.region, key.account);
     const kept = new Map([...aliases].filter(([, a]) => a.target !== key.keyId));
     if (kept.size !== aliases.size) await this.store.putAliases(key.region, key.account, kept);
     await this.store.deleteKey(key.region, key.account, key.keyId);
+    // The last replica of a primary waiting for its replicas' deletion: the primary's window starts now.
+    if (key.multiRegion && !isPrimary(key)) {
+      const primary = this.store.getKey(key.primaryRegion!, key.account, key.keyId);
+      if (primary?.pendingDeletion?.waitingForReplicas && this.#siblings(primary).length === 0) {
+        const windowDays = primary.pendingDeletion.windowDays;
+        await this.store.putKey({ ...primary, pendingDeletion: { deletionDate: now + windowDays * DAY, windowDays } });
+      }
+    }
   }
 
   /** Throws the AWS error for a key that cannot be used for cryptography right now. */
@@ -484,7 +492,7 @@ export class KmsHandler {
     const state = keyState(key);
     if (state === 'Enabled') return;
     if (state === 'Disabled') throw new KmsError('DisabledException', `${this.arn(key)} is disabled.`);
-    throw invalidState(`${this.arn(key)} is ${state === 'PendingDeletion' ? 'pending deletion' : 'pending import'}.`);
+    throw invalidState(`${this.arn(key)} is ${state === 'PendingDeletion' ? 'pending deletion' : state === 'PendingReplicaDeletion' ? 'pending replica deletion' : 'pending import'}.`);
   }
 
   #requireNotPendingDeletion(key: KeyRecord): void {
@@ -539,7 +547,7 @@ export class KmsHandler {
       };
     }
     if (k.pendingDeletion) {
-      md.DeletionDate = k.pendingDeletion.deletionDate / 1000;
+      if (!k.pendingDeletion.waitingForReplicas) md.DeletionDate = k.pendingDeletion.deletionDate / 1000;
       md.PendingDeletionWindowInDays = k.pendingDeletion.windowDays;
     }
     if (k.origin === 'EXTERNAL') {
@@ -694,7 +702,10 @@ export class KmsHandler {
     this.#authorize(ctx, key, 'kms:ScheduleKeyDeletion');
     this.#requireNotPendingDeletion(key);
     const deletionDate = ctx.now + days * DAY;
-    await this.#mutate(key, (k) => ({ ...k, pendingDeletion: { deletionDate, windowDays: days } }));
+    // A multi-region primary with replicas waits for them (PendingReplicaDeletion), as at AWS.
+    const waiting = key.multiRegion === true && isPrimary(key) && this.#siblings(key).length > 0;
+    await this.#mutate(key, (k) => ({ ...k, pendingDeletion: waiting ? { deletionDate, windowDays: days, waitingForReplicas: true } : { deletionDate, windowDays: days } }));
+    if (waiting) return { KeyId: this.arn(key), KeyState: 'PendingReplicaDeletion', PendingWindowInDays: days };
     return { KeyId: this.arn(key), DeletionDate: deletionDate / 1000, KeyState: 'PendingDeletion', PendingWindowInDays: days };
   }
 

@@ -33,7 +33,7 @@ export type KeySpec =
   | 'HMAC_384'
   | 'HMAC_512';
 export type KeyUsage = 'ENCRYPT_DECRYPT' | 'SIGN_VERIFY' | 'GENERATE_VERIFY_MAC';
-export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion' | 'PendingImport';
+export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion' | 'PendingImport' | 'PendingReplicaDeletion';
 
 export interface KeyVersion {
   /** 1 for the first material, +1 per rotation. */
@@ -56,7 +56,11 @@ export interface KeyRecord {
   keyUsage: KeyUsage;
   origin: 'AWS_KMS' | 'EXTERNAL';
   enabled: boolean;
-  pendingDeletion?: { deletionDate: number; windowDays: number };
+  /**
+   * Scheduled deletion. `waitingForReplicas`: a multi-region primary whose replicas still exist
+   * (AWS's PendingReplicaDeletion); its window starts when the last replica is deleted.
+   */
+  pendingDeletion?: { deletionDate: number; windowDays: number; waitingForReplicas?: boolean };
   /** Key policy JSON text. */
   policy: string;
   tags: Array<{ TagKey: string; TagValue: string }>;
@@ -96,7 +100,7 @@ export class StoreError extends Error {
 }
 
 export function keyState(k: KeyRecord): KeyState {
-  if (k.pendingDeletion) return 'PendingDeletion';
+  if (k.pendingDeletion) return k.pendingDeletion.waitingForReplicas ? 'PendingReplicaDeletion' : 'PendingDeletion';
   if (k.versions.length === 0) return 'PendingImport';
   return k.enabled ? 'Enabled' : 'Disabled';
 }

@@ -14,6 +14,7 @@ import {
   ListKeysCommand,
   ReplicateKeyCommand,
   RotateKeyOnDemandCommand,
+  ScheduleKeyDeletionCommand,
   UpdatePrimaryRegionCommand,
 } from '@aws-sdk/client-kms';
 import { KmsClient } from '../../../src/client/kms-client.js';
@@ -122,6 +123,38 @@ test('multi-region keys: ReplicateKey, cross-region decrypt, shared rotation, Up
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a primary with replicas waits for them (PendingReplicaDeletion), then its own window runs', async () => {
+  const DAY = 86_400_000;
+  let now = Date.UTC(2031, 0, 1);
+  const h = await startHarness({ clock: () => now });
+  try {
+    const east = h.clientFor({ region: 'us-east-1' });
+    const west = h.clientFor({ region: 'eu-west-1' });
+    const id = (await east.send(new CreateKeyCommand({ MultiRegion: true }))).KeyMetadata!.KeyId!;
+    await east.send(new ReplicateKeyCommand({ KeyId: id, ReplicaRegion: 'eu-west-1' }));
+    const s = await east.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 10 }));
+    assert.equal(s.KeyState, 'PendingReplicaDeletion');
+    assert.equal(s.DeletionDate, undefined);
+    const md = (await east.send(new DescribeKeyCommand({ KeyId: id }))).KeyMetadata!;
+    assert.equal(md.KeyState, 'PendingReplicaDeletion');
+    assert.equal(md.DeletionDate, undefined);
+    await rejectsWith(east.send(new EncryptCommand({ KeyId: id, Plaintext: pt })), 'KMSInvalidStateException');
+    now += 60 * DAY;
+    await west.send(new EncryptCommand({ KeyId: id, Plaintext: pt }));
+    await west.send(new ScheduleKeyDeletionCommand({ KeyId: id, PendingWindowInDays: 7 }));
+    now += 7 * DAY;
+    await rejectsWith(west.send(new DescribeKeyCommand({ KeyId: id })), 'NotFoundException');
+    const after = (await east.send(new DescribeKeyCommand({ KeyId: id }))).KeyMetadata!;
+    assert.equal(after.KeyState, 'PendingDeletion');
+    assert.equal(after.DeletionDate!.getTime(), now + 10 * DAY);
+    assert.deepEqual(after.MultiRegionConfiguration!.ReplicaKeys, []);
+    now += 10 * DAY;
+    await rejectsWith(east.send(new DescribeKeyCommand({ KeyId: id })), 'NotFoundException');
+  } finally {
+    await h.close();
   }
 });
 
