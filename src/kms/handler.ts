@@ -240,7 +240,8 @@ export class KmsHandler {
         now: this.#o.clock(),
         audit: {},
       };
-      const via = cred.trustedForViaService ? request.headers.get(VIA_SERVICE_HEADER) : null;
+      // Only from a trusted credential, and only when the header is covered by the signature.
+      const via = cred.trustedForViaService && sig.signedHeaders.includes(VIA_SERVICE_HEADER) ? request.headers.get(VIA_SERVICE_HEADER) : null;
       if (via) ctx.caller.viaService = via;
       if (!isValidRegion(sig.region)) throw new KmsError('UnrecognizedClientException', `'${sig.region}' is not a valid region.`);
       const handler = Object.prototype.hasOwnProperty.call(this.#ops, op) ? this.#ops[op] : undefined;

@@ -15,7 +15,8 @@
  *
  * The account is the one in the ARN. `trustedForViaService` lets that credential (a proxy in front
  * of the KMS) set the `x-sealbox-via-service` header, which becomes the `kms:ViaService` condition
- * key; from any other credential the header is ignored, so a caller cannot claim a service it is not.
+ * key; from any other credential (or when the header is not among the SigV4 SignedHeaders) it is
+ * ignored, so a caller cannot claim a service it is not.
  */
 import { readFile } from 'node:fs/promises';
 import type { StoredCredential } from './store.js';
