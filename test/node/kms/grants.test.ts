@@ -2,7 +2,8 @@
 // AWS SDK. A grant lets its grantee do exactly its operations under its constraints, at once (with
 // or without its token), and nothing after it is retired or revoked; grants survive a restart.
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import {
   CreateGrantCommand,
@@ -220,6 +221,10 @@ test('grants survive a restart; revoked ones stay revoked; deleting the key drop
       assert.deepEqual((await owner.send(new ListGrantsCommand({ KeyId: md.KeyId }))).Grants!.map((g) => g.GrantId), [kept.GrantId]);
       const before = await owner.send(new ListRetirableGrantsCommand({ RetiringPrincipal: 'arn:aws:iam::111122223333:root' }));
       assert.deepEqual(before.Grants!.map((g) => g.GrantId), [kept.GrantId]);
+      // The audit trail says which grant authorized the grantee's call.
+      const audit = (await readFile(join(dir, 'audit.log'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
+      const used = audit.filter((r) => r.eventName === 'Encrypt' && r.outcome === 'success' && r.userIdentity?.arn === APP.principalArn);
+      assert.equal(used.at(-1)?.requestParameters?.grantId, kept.GrantId);
       await owner.send(new ScheduleKeyDeletionCommand({ KeyId: md.KeyId, PendingWindowInDays: 7 }));
       now += 8 * 86_400_000;
       await rejectsWith(owner.send(new ListGrantsCommand({ KeyId: md.KeyId })), 'NotFoundException');
