@@ -104,15 +104,22 @@ export function sealChunk(keys: MessageKeys, index: number, plaintext: Uint8Arra
 }
 
 /** Decrypts chunk `index`; ERR_TAMPERED when it does not authenticate at that index. */
-export async function openChunk(keys: MessageKeys, index: number, sealed: Uint8Array): Promise<Uint8Array> {
-  const plaintext = await aesGcmOpen(keys.aead, chunkNonce(keys.baseNonce, index), sealed);
-  if (!plaintext) {
-    throw new SealboxError(
-      'ERR_TAMPERED',
-      `chunk ${index} failed authentication: the ciphertext was modified, or chunks were reordered, duplicated or dropped`,
-    );
+export function openChunk(keys: MessageKeys, index: number, sealed: Uint8Array): Promise<Uint8Array> {
+  let nonce: Uint8Array;
+  try {
+    nonce = chunkNonce(keys.baseNonce, index);
+  } catch (error) {
+    return Promise.reject(error);
   }
-  return plaintext;
+  return aesGcmOpen(keys.aead, nonce, sealed).then((plaintext) => {
+    if (!plaintext) {
+      throw new SealboxError(
+        'ERR_TAMPERED',
+        `chunk ${index} failed authentication: the ciphertext was modified, or chunks were reordered, duplicated or dropped`,
+      );
+    }
+    return plaintext;
+  });
 }
 
 /** Where chunk k starts, counted from the start of the Cobblestone ciphertext (the salt). */
