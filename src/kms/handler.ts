@@ -50,6 +50,7 @@ const DAY = 86_400_000;
 const JSON_TYPE = 'application/x-amz-json-1.1';
 const MAX_BODY = 1024 * 1024;
 const ON_DEMAND_ROTATION_LIMIT = 25;
+const utf8 = new TextDecoder();
 
 export interface RawResponse {
   status: number;
@@ -254,7 +255,7 @@ export class KmsHandler {
       let parsed: unknown = {};
       if (body.length > 0) {
         try {
-          parsed = JSON.parse(new TextDecoder().decode(body));
+          parsed = JSON.parse(utf8.decode(body));
         } catch {
           throw new KmsError('SerializationException', 'The request body is not valid JSON.');
         }

@@ -157,40 +157,98 @@ export interface LocalKmsServerOptions extends LocalKmsOptions {
 
 const MAX_BODY = 1024 * 1024;
 
+const JSON_TYPE = 'application/x-amz-json-1.1';
+const TOO_LARGE_HEADERS = { 'content-type': JSON_TYPE, 'x-amzn-errortype': 'ValidationException' };
+const TOO_LARGE_BODY = '{"__type":"ValidationException","message":"Request body is too large."}';
+const INTERNAL_HEADERS = { 'content-type': JSON_TYPE };
+const INTERNAL_BODY = '{"__type":"KMSInternalException","message":"internal error"}';
+
+/** Writes a reply; `headers` is a fresh object of the caller's, which gets its content-length here. */
+function send(res: ServerResponse, status: number, headers: Record<string, string>, body: string): void {
+  headers['content-length'] = String(Buffer.byteLength(body));
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
+/** `headers.get` over an IncomingMessage (what the SigV4 verifier and the handler read). */
+class NodeHeaders {
+  readonly #h: IncomingMessage['headers'];
+  constructor(h: IncomingMessage['headers']) {
+    this.#h = h;
+  }
+  get(name: string): string | null {
+    const v = this.#h[name.toLowerCase()];
+    return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+  }
+}
+
+/** One request of the node:http listener: buffers the body, then calls the handler core. */
+class NodeCall {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly handle: KmsHandler['handle'];
+  readonly urlCache: UrlCache;
+  chunks: Buffer[] = [];
+  size = 0;
+  constructor(req: IncomingMessage, res: ServerResponse, handle: KmsHandler['handle'], urlCache: UrlCache) {
+    this.req = req;
+    this.res = res;
+    this.handle = handle;
+    this.urlCache = urlCache;
+  }
+  onData(c: Buffer): void {
+    this.size += c.length;
+    if (this.size <= MAX_BODY) this.chunks.push(c);
+  }
+  onEnd(): void {
+    const { req, res } = this;
+    if (this.size > MAX_BODY) {
+      send(res, 413, { ...TOO_LARGE_HEADERS }, TOO_LARGE_BODY);
+      return;
+    }
+    const body = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+    this.chunks = [];
+    this.handle({ method: req.method ?? 'GET', url: this.urlCache.url(req.headers.host ?? 'localhost', req.url), headers: new NodeHeaders(req.headers) }, new Uint8Array(body.buffer, body.byteOffset, body.byteLength)).then(
+      (r) => send(res, r.status, r.headers, r.body),
+      () => send(res, 500, { ...INTERNAL_HEADERS }, INTERNAL_BODY),
+    );
+  }
+}
+
+/** The absolute URL of a request (`http://<host><path>`, or on localhost when that does not parse); remembers the last one. */
+class UrlCache {
+  #host = '';
+  #path: string | undefined = '';
+  #url = '';
+  url(host: string, path: string | undefined): string {
+    if (host === this.#host && path === this.#path) return this.#url;
+    let url = `http://${host}${path ?? '/'}`;
+    if (!URL.canParse(url)) url = `http://localhost${path?.startsWith('/') ? path : '/'}`;
+    this.#host = host;
+    this.#path = path;
+    this.#url = url;
+    return url;
+  }
+}
+
+function onData(this: IncomingMessage & { sealboxCall: NodeCall }, c: Buffer): void {
+  this.sealboxCall.onData(c);
+}
+function onEnd(this: IncomingMessage & { sealboxCall: NodeCall }): void {
+  this.sealboxCall.onEnd();
+}
+function onError(this: IncomingMessage & { sealboxCall: NodeCall }): void {
+  this.sealboxCall.res.destroy();
+}
+
 /** node:http listener for the handler core: buffers the body, maps headers, writes the JSON reply. */
 export function nodeListener(handle: KmsHandler['handle']): RequestListener {
+  const urlCache = new UrlCache();
   return (req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= MAX_BODY) chunks.push(c);
-    });
-    req.on('error', () => res.destroy());
-    req.on('end', () => {
-      const send = (status: number, headers: Record<string, string>, body: string) => {
-        res.writeHead(status, { ...headers, 'content-length': String(Buffer.byteLength(body)) });
-        res.end(body);
-      };
-      if (size > MAX_BODY) {
-        send(413, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-errortype': 'ValidationException' }, '{"__type":"ValidationException","message":"Request body is too large."}');
-        return;
-      }
-      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-      const headers = {
-        get(name: string): string | null {
-          const v = req.headers[name.toLowerCase()];
-          return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
-        },
-      };
-      const host = req.headers.host ?? 'localhost';
-      let url = `http://${host}${req.url ?? '/'}`;
-      if (!URL.canParse(url)) url = `http://localhost${req.url?.startsWith('/') ? req.url : '/'}`;
-      handle({ method: req.method ?? 'GET', url, headers }, new Uint8Array(body.buffer, body.byteOffset, body.byteLength)).then(
-        (r) => send(r.status, r.headers, r.body),
-        () => send(500, { 'content-type': 'application/x-amz-json-1.1' }, '{"__type":"KMSInternalException","message":"internal error"}'),
-      );
-    });
+    (req as IncomingMessage & { sealboxCall: NodeCall }).sealboxCall = new NodeCall(req, res, handle, urlCache);
+    req.on('data', onData);
+    req.on('error', onError);
+    req.on('end', onEnd);
   };
 }
 
