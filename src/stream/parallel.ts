@@ -119,9 +119,16 @@ export class OrderedWindow<T> {
     for (const wake of waiters) wake();
   }
 
+  /**
+   * Emits what is ready at the head. Waiters are woken only when something was emitted (or on
+   * stop): a task that settles behind an unsettled one frees no room, so waking them would only
+   * cost promise ticks.
+   */
   #release(): void {
+    let emitted = false;
     while (!this.#stopped && this.#slots[0]?.settled) {
       const slot = this.#slots.shift()!;
+      emitted = true;
       if (slot.failed) {
         this.stop(slot.error);
         this.#fail(slot.error);
@@ -136,6 +143,6 @@ export class OrderedWindow<T> {
         return;
       }
     }
-    this.#wake();
+    if (emitted) this.#wake();
   }
 }
