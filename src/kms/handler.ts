@@ -31,7 +31,7 @@ import {
 import { GRANT_ID_RE, GRANT_OPERATIONS, GrantStore, NO_CONTEXT_OPERATIONS, constraintsAllow, newGrantId, principalNames, type GrantConstraints, type GrantRecord } from './grants.js';
 import { VIA_SERVICE_HEADER } from './principals.js';
 import { CRYPTO_OPERATIONS, quotaClassOf, type RequestQuotas } from './quotas.js';
-import { SigV4Error, verifySigV4, type SigV4Crypto, type SigV4Request } from './sigv4.js';
+import { SigV4Error, verifySigV4, type SigV4Crypto, type SigV4Request, type VerifySigV4Options } from './sigv4.js';
 import {
   KeyStore,
   isValidAccount,
@@ -133,12 +133,25 @@ export class KmsHandler {
   readonly #signingKeys = new Map<string, Uint8Array>();
   readonly #policyCache = new Map<string, Policy>();
   readonly #ops: Record<string, Op>;
+  /** The same for every request (built once, not per call). */
+  readonly #sigV4Options: VerifySigV4Options;
 
   constructor(options: HandlerOptions) {
     this.#o = options;
     this.store = options.store;
     this.grants = options.grants;
     for (const c of options.store.credentials) this.#credentials.set(c.accessKeyId, c);
+    this.#sigV4Options = {
+      lookupSecret: (id) => {
+        const c = this.#credentials.get(id);
+        return c === undefined ? undefined : { secretAccessKey: c.secretAccessKey };
+      },
+      now: options.requestClock,
+      maxSkewMs: options.maxSkewMs,
+      service: 'kms',
+      crypto: nodeSigV4Crypto,
+      signingKeyCache: this.#signingKeys,
+    };
     this.#ops = {
       CreateKey: (c, i) => this.createKey(c, i),
       DescribeKey: (c, i) => this.describeKey(c, i),
@@ -216,17 +229,7 @@ export class KmsHandler {
       if (body.length > MAX_BODY) throw new KmsError('ValidationException', 'Request body is too large.', 413);
       let sig;
       try {
-        sig = await verifySigV4(request, body, {
-          lookupSecret: (id) => {
-            const c = this.#credentials.get(id);
-            return c === undefined ? undefined : { secretAccessKey: c.secretAccessKey };
-          },
-          now: this.#o.requestClock,
-          maxSkewMs: this.#o.maxSkewMs,
-          service: 'kms',
-          crypto: nodeSigV4Crypto,
-          signingKeyCache: this.#signingKeys,
-        });
+        sig = await verifySigV4(request, body, this.#sigV4Options);
       } catch (e) {
         if (e instanceof SigV4Error) throw new KmsError(e.awsType, e.message, e.code === 'MissingAuthenticationToken' ? 403 : 400);
         throw e;

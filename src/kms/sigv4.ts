@@ -180,6 +180,26 @@ function canonicalQuery(search: string): string {
   return pairs.map(([k, v]) => `${k}=${v}`).join('&');
 }
 
+interface ParsedUrl {
+  host: string;
+  canonicalUri: string;
+  canonicalQuery: string;
+}
+
+// A server sees the same few URLs over and over (KMS clients all POST to "/"): remember the last
+// one's canonical parts instead of parsing and encoding it again for every request.
+let lastUrl: string | undefined;
+let lastParsed: ParsedUrl | undefined;
+
+function parsedUrl(href: string): ParsedUrl {
+  if (href === lastUrl && lastParsed !== undefined) return lastParsed;
+  const url = new URL(href);
+  const parsed: ParsedUrl = { host: url.host, canonicalUri: canonicalUri(url.pathname), canonicalQuery: canonicalQuery(url.search) };
+  lastUrl = href;
+  lastParsed = parsed;
+  return parsed;
+}
+
 function parseAmzDate(s: string): number | undefined {
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s);
   if (!m) return undefined;
@@ -240,9 +260,8 @@ export async function verifySigV4(request: SigV4Request, body: Uint8Array, optio
     signedAt = t;
     dateHeaderName = 'date';
   }
-  const signedHeaderSet = new Set(signedHeaders);
-  if (!signedHeaderSet.has('host')) throw new SigV4Error('InvalidSignature', "'Host' must be a signed header");
-  if (!signedHeaderSet.has(dateHeaderName)) throw new SigV4Error('InvalidSignature', `'${dateHeaderName}' must be a signed header`);
+  if (!signedHeaders.includes('host')) throw new SigV4Error('InvalidSignature', "'Host' must be a signed header");
+  if (!signedHeaders.includes(dateHeaderName)) throw new SigV4Error('InvalidSignature', `'${dateHeaderName}' must be a signed header`);
   const iso = new Date(signedAt).toISOString();
   const longDate = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}T${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
   if (scopeDate !== longDate.slice(0, 8)) {
@@ -260,9 +279,9 @@ export async function verifySigV4(request: SigV4Request, body: Uint8Array, optio
   if (secret === undefined) throw new SigV4Error('UnrecognizedClient', 'The security token included in the request is invalid.');
 
   // Canonical request.
-  const url = new URL(request.url);
+  const url = parsedUrl(request.url);
   const headerLines: string[] = [];
-  const sortedSigned = [...signedHeaders];
+  const sortedSigned = signedHeaders;
   for (let i = 1; i < sortedSigned.length; i++) {
     if (sortedSigned[i - 1]! >= sortedSigned[i]!) throw new SigV4Error('InvalidSignature', 'SignedHeaders must be lowercase, sorted and unique');
   }
@@ -283,8 +302,8 @@ export async function verifySigV4(request: SigV4Request, body: Uint8Array, optio
   }
   const canonical = [
     request.method.toUpperCase(),
-    canonicalUri(url.pathname),
-    canonicalQuery(url.search),
+    url.canonicalUri,
+    url.canonicalQuery,
     headerLines.join(''),
     signedHeaders.join(';'),
     payloadHash,
