@@ -7,15 +7,22 @@
 // Every call still pays the full server path: SigV4 verification, key policy, AES-GCM, and an
 // fsync'd, hash-chained audit record (group commit).
 //
+// The server process runs this script bundled by esbuild into plain JS (no tsx loader, no source
+// maps), as `npm run build`'s output would run; without esbuild it falls back to tsx and says so.
+// Where `taskset` exists (Linux), the KMS is pinned to CPU 0 and this process (the load generator)
+// to CPU 1, so the two do not fight over one core; the output says whether that happened.
+//
 // Options: --duration <s> (default 10), --connections <n> (default 32), --baseline (also measure a
-// bare node:http server), --no-audit (run the KMS without its audit file, to see what durability
-// costs; not a supported configuration for the numbers above). BENCH_NODE_ARGS adds node
+// bare node:http server answering the same signed GenerateDataKey request with a reply of the same
+// size), --no-audit (run the KMS without its audit file, to see what durability costs; not a
+// supported configuration for the numbers above), --no-pin (no taskset). BENCH_NODE_ARGS adds node
 // flags to the KMS process (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { AwsV4Signer } from 'aws4fetch';
@@ -54,6 +61,8 @@ const { values } = parseArgs({
     'baseline-server': { type: 'boolean' },
     baseline: { type: 'boolean' },
     'no-audit': { type: 'boolean' },
+    'no-pin': { type: 'boolean' },
+    'reply-size': { type: 'string' },
     duration: { type: 'string' },
     connections: { type: 'string' },
   },
@@ -62,13 +71,17 @@ const { values } = parseArgs({
 
 if (values['baseline-server']) {
   // Child for --baseline: a bare node:http server answering a fixed JSON body, to show what the
-  // machine does at all right now (shared CI machines vary a lot).
+  // machine does at all right now (shared CI machines vary a lot). It reads the same request and
+  // answers with a JSON body of --reply-size bytes (the KMS's reply size), like the KMS's headers.
   const { createServer } = await import('node:http');
+  const { randomUUID } = await import('node:crypto');
+  const size = Math.max(11, Number(values['reply-size'] ?? 11));
+  const reply = `{"ok":"${'x'.repeat(size - 10)}"}`;
   const server = createServer((req, res) => {
     req.resume();
     req.on('end', () => {
-      res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1', 'content-length': '11' });
-      res.end('{"ok":true}');
+      res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': randomUUID(), 'content-length': String(reply.length) });
+      res.end(reply);
     });
   });
   server.listen(0, '127.0.0.1', () => {
@@ -86,7 +99,15 @@ if (values['baseline-server']) {
   const duration = Number(values.duration ?? 10);
   const connections = Number(values.connections ?? 32);
   const dir = await mkdtemp(join(tmpdir(), 'sealbox-bench-kms-'));
-  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []), '--import', 'tsx', 'scripts/bench-kms.ts', '--server', dir, ...(values['no-audit'] ? ['--no-audit'] : [])], {
+  const work = await mkdtemp(join(tmpdir(), 'sealbox-bench-kms-js-'));
+  const script = await bundleSelf(join(work, 'bench-kms.mjs'));
+  const pin = !values['no-pin'] && pinSelf();
+  const serverCommand = (args: string[]): [string, string[]] => {
+    const node = [...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []), ...script, ...args];
+    return pin ? ['taskset', ['-c', '0', process.execPath, ...node]] : [process.execPath, node];
+  };
+  const [cmd, args] = serverCommand(['--server', dir, ...(values['no-audit'] ? ['--no-audit'] : [])]);
+  const child = spawn(cmd, args, {
     env: { ...process.env, SEALBOX_ROOT_KEY: ROOT_KEY, SEALBOX_KMS_ACCESS_KEY_ID: CREDS.accessKeyId, SEALBOX_KMS_SECRET_ACCESS_KEY: CREDS.secretAccessKey, NODE_NO_WARNINGS: '1' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -146,18 +167,25 @@ if (values['baseline-server']) {
       results.push([op, r, cpuPerRequest]);
     }
     if (values.baseline) {
-      const base = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench-kms.ts', '--baseline-server'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_NO_WARNINGS: '1' } });
+      const gdkReply = JSON.stringify(sample).length;
+      const [baseCmd, baseArgs] = serverCommand(['--baseline-server', '--reply-size', String(gdkReply)]);
+      const base = spawn(baseCmd, baseArgs, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_NO_WARNINGS: '1' } });
       try {
         const baseUrl = await new Promise<string>((resolve) => createInterface({ input: base.stdout! }).once('line', resolve));
+        const req = await sign('GenerateDataKey', gdkBody);
+        await autocannon({ url: `${baseUrl}/`, method: 'POST', headers: req.headers, body: req.body, connections, duration: 2 });
         const cpuBefore = await cpuSeconds(base.pid!);
-        const r = await autocannon({ url: `${baseUrl}/`, method: 'POST', body: '{}', connections, duration });
+        const r = await autocannon({ url: `${baseUrl}/`, method: 'POST', headers: req.headers, body: req.body, connections, duration });
         const cpuAfter = await cpuSeconds(base.pid!);
         results.push(['bare node:http', r, cpuBefore === undefined || cpuAfter === undefined ? undefined : ((cpuAfter - cpuBefore) / r.requests.total) * 1e6]);
       } finally {
         base.kill('SIGTERM');
+        await new Promise((r) => base.once('exit', r));
       }
     }
-    console.log(`\nSealbox local KMS, ${connections} keep-alive connections over loopback, ${duration} s per operation\n`);
+    const load = (await readFile('/proc/loadavg', 'utf8').catch(() => '')).split(' ').slice(0, 3).join(' ');
+    console.log(`\nSealbox local KMS, ${connections} keep-alive connections over loopback, ${duration} s per operation`);
+    console.log(`KMS process: ${script[0] === '--import' ? 'tsx (esbuild not found: TypeScript loader in the process)' : 'bundled JS (esbuild)'}; ${pin ? 'pinned with taskset: KMS on CPU 0, load generator on CPU 1' : 'not pinned (no taskset, or --no-pin)'}${load ? `; load average ${load}` : ''}\n`);
     console.log('operation          req/s     p50 ms   p99 ms   max ms    total   KMS CPU µs/req');
     for (const [op, r, cpu] of results) {
       console.log(
@@ -169,5 +197,40 @@ if (values['baseline-server']) {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
     await rm(dir, { recursive: true, force: true });
+    await rm(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * Bundles this script (with the KMS) into one plain-JS file and returns the node arguments that run
+ * it; falls back to running it through tsx when esbuild is not installed.
+ */
+async function bundleSelf(outfile: string): Promise<string[]> {
+  const self = fileURLToPath(import.meta.url);
+  try {
+    const { build } = await import('esbuild');
+    await build({
+      entryPoints: [self],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: `node${process.versions.node.split('.')[0]}`,
+      sourcemap: false,
+      logLevel: 'warning',
+      external: ['autocannon'],
+      // Bundled CommonJS dependencies call require() for Node built-ins.
+      banner: { js: "import { createRequire as __sealboxRequire } from 'node:module'; const require = __sealboxRequire(import.meta.url);" },
+    });
+    return [outfile];
+  } catch {
+    return ['--import', 'tsx', self];
+  }
+}
+
+/** Pins this process (the load generator) to CPU 1 when taskset exists and there are two CPUs or more. */
+function pinSelf(): boolean {
+  if (process.platform !== 'linux' || availableParallelism() < 2) return false;
+  const r = spawnSync('taskset', ['-a', '-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
+  return r.status === 0;
 }
