@@ -6,13 +6,13 @@
  * At open, the last complete line's hash is read back to continue the chain. A torn last line
  * (the process died mid-write, so its record was never acknowledged) is cut off, with a warning.
  */
-import { hash } from 'node:crypto';
 import { fdatasync, ftruncateSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { AuditChain, GENESIS_HASH, lineHash, type Sha256 } from '../audit/chain.js';
+import { AuditChain, GENESIS_HASH, lineHash } from '../audit/chain.js';
+import { nodeSha256 } from './node-crypto.js';
 
-export const nodeSha256: Sha256 = (data) => hash('sha256', data, 'buffer');
+export { nodeSha256 };
 
 const fdatasyncAsync = promisify(fdatasync);
 /** Batches whose fsync may overlap: the next batch is written while the previous one syncs. */

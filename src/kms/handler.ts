@@ -6,7 +6,7 @@
  * scope, the account from the caller's credential (or from a key ARN for cross-account use), so
  * several regions and accounts can live in one store.
  */
-import { createHash, createHmac, hash, randomBytes, randomUUID, timingSafeEqual, constants as cryptoConstants, generateKeyPair, privateDecrypt, createPrivateKey } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual, constants as cryptoConstants, generateKeyPair, privateDecrypt, createPrivateKey } from 'node:crypto';
 import { promisify } from 'node:util';
 import { encryptionContextKeys, evaluatePolicy, parsePolicy, defaultKeyPolicy, PolicyError, type Policy } from '../policy/index.js';
 import { openBlob, parseBlob, sealBlob } from './blob.js';
@@ -31,7 +31,8 @@ import {
 import { GRANT_ID_RE, GRANT_OPERATIONS, GrantStore, NO_CONTEXT_OPERATIONS, constraintsAllow, newGrantId, principalNames, type GrantConstraints, type GrantRecord } from './grants.js';
 import { VIA_SERVICE_HEADER } from './principals.js';
 import { CRYPTO_OPERATIONS, quotaClassOf, type RequestQuotas } from './quotas.js';
-import { SigV4Error, verifySigV4, type SigV4Crypto, type SigV4Request, type VerifySigV4Options } from './sigv4.js';
+import { SigV4Error, verifySigV4, type SigV4Request, type VerifySigV4Options } from './sigv4.js';
+import { nodeSigV4Crypto } from './node-crypto.js';
 import {
   KeyStore,
   isValidAccount,
@@ -80,11 +81,6 @@ interface Ctx {
   quotaTaken?: boolean;
   audit: { keyId?: string; encryptionContext?: Record<string, string>; params?: Record<string, unknown> };
 }
-
-const nodeSigV4Crypto: SigV4Crypto = {
-  sha256: (d) => hash('sha256', d, 'buffer'),
-  hmacSha256: (k, d) => createHmac('sha256', k).update(d).digest(),
-};
 
 export interface HandlerOptions {
   store: KeyStore;

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { AwsV4Signer } from 'aws4fetch';
 import { CreateKeyCommand, ListKeysCommand } from '@aws-sdk/client-kms';
-import { SigV4Error, verifySigV4 } from '../../../src/kms/sigv4.js';
+import { SigV4Error, verifySigV4, webCryptoSigV4 } from '../../../src/kms/sigv4.js';
+import { nodeSigV4Crypto } from '../../../src/kms/node-crypto.js';
 import { rejectsWith, startHarness, type Harness } from './helpers.js';
 
 const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
@@ -106,6 +107,50 @@ describe('verifySigV4 (WebCrypto)', () => {
   test('query strings are canonicalised (sorted, encoded)', async () => {
     const { request, body } = await signed({ url: 'https://kms.us-east-1.amazonaws.com/a%20b/?b=2&a=1&c=x%2Fy' });
     await verifySigV4(request, body, { lookupSecret });
+  });
+});
+
+describe('verifySigV4: node:crypto shortcuts and Authorization layouts', () => {
+  /** The same request with its Authorization header rewritten from its three fields. */
+  function withAuthorization(request: Request, layout: (f: { credential: string; signedHeaders: string; signature: string }) => string): Request {
+    const m = /^AWS4-HMAC-SHA256 Credential=(\S+), SignedHeaders=(\S+), Signature=(\S+)$/.exec(request.headers.get('authorization')!)!;
+    const headers = new Headers(request.headers);
+    headers.set('authorization', `AWS4-HMAC-SHA256 ${layout({ credential: m[1]!, signedHeaders: m[2]!, signature: m[3]! })}`);
+    return new Request(request.url, { method: request.method, headers });
+  }
+  const layouts: Array<[string, Parameters<typeof withAuthorization>[1]]> = [
+    ['as the SDKs send it', (f) => `Credential=${f.credential}, SignedHeaders=${f.signedHeaders}, Signature=${f.signature}`],
+    ['no spaces', (f) => `Credential=${f.credential},SignedHeaders=${f.signedHeaders},Signature=${f.signature}`],
+    ['other order, extra spaces', (f) => `Signature=${f.signature} ,  Credential=${f.credential},SignedHeaders=${f.signedHeaders} `],
+  ];
+
+  for (const [name, c] of [['WebCrypto', webCryptoSigV4], ['node:crypto', nodeSigV4Crypto]] as const) {
+    test(`${name}: accepts every layout of a valid request, rejects a wrong signature, body or secret`, async () => {
+      const { request, body } = await signed();
+      for (const [, layout] of layouts) {
+        const r = await verifySigV4(withAuthorization(request, layout), body, { lookupSecret, crypto: c, signingKeyCache: new Map() });
+        assert.equal(r.accessKeyId, 'AKIDEXAMPLE');
+        assert.ok(r.signedHeaders.includes('host') && r.signedHeaders.includes('x-amz-target'));
+        const flipped = withAuthorization(request, (f) => layout({ ...f, signature: f.signature.replace(/^./, (x) => (x === '0' ? '1' : '0')) }));
+        await expectCode(verifySigV4(flipped, body, { lookupSecret, crypto: c }), 'InvalidSignature');
+      }
+      await expectCode(verifySigV4(request, new TextEncoder().encode('{"KeyId":"alias/y"}'), { lookupSecret, crypto: c }), 'InvalidSignature');
+      const wrong = await signed({ secret: 'not the secret' });
+      await expectCode(verifySigV4(wrong.request, wrong.body, { lookupSecret, crypto: c }), 'InvalidSignature');
+      const declared = await signed({ headers: { 'x-amz-content-sha256': '0'.repeat(64) } });
+      await expectCode(verifySigV4(declared.request, declared.body, { lookupSecret, crypto: c }), 'InvalidSignature');
+    });
+  }
+
+  test('a field missing or doubled in any layout is still an incomplete signature', async () => {
+    const { request, body } = await signed();
+    for (const layout of [
+      (f: { credential: string; signedHeaders: string; signature: string }) => `Credential=${f.credential}, SignedHeaders=${f.signedHeaders}`,
+      (f: { credential: string; signedHeaders: string; signature: string }) => `Credential=${f.credential}, SignedHeaders=${f.signedHeaders}, Signature=${f.signature}x`,
+      (f: { credential: string; signedHeaders: string; signature: string }) => `Credential=${f.credential}/extra, SignedHeaders=${f.signedHeaders}, Signature=${f.signature}`,
+    ]) {
+      await expectCode(verifySigV4(withAuthorization(request, layout), body, { lookupSecret, crypto: nodeSigV4Crypto }), 'IncompleteSignature');
+    }
   });
 });
 
