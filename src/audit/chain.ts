@@ -26,11 +26,16 @@ const encoder = new TextEncoder();
 export const webCryptoSha256: Sha256 = async (data) =>
   new Uint8Array(await crypto.subtle.digest('SHA-256', data as Uint8Array<ArrayBuffer>));
 
+const HEX = Array.from({ length: 256 }, (_, i) => (i < 16 ? '0' : '') + i.toString(16));
+
 export function toHex(bytes: Uint8Array): string {
   let out = '';
-  for (const b of bytes) out += (b < 16 ? '0' : '') + b.toString(16);
+  for (let i = 0; i < bytes.length; i++) out += HEX[bytes[i]!];
   return out;
 }
+
+/** SHA-256 of a string's UTF-8 bytes as lowercase hex, in one synchronous call (e.g. node:crypto `hash`). */
+export type Sha256Hex = (text: string) => string;
 
 export interface ChainedLine {
   /** The full line, without a trailing newline. */
@@ -67,10 +72,13 @@ export function chainLineSync(record: Record<string, unknown>, prevHash: string,
 export class AuditChain {
   #last: string;
   readonly #sha256: Sha256;
+  readonly #sha256Hex: Sha256Hex | undefined;
 
-  constructor(lastHash: string = GENESIS_HASH, sha256: Sha256 = webCryptoSha256) {
+  /** `sha256Hex`, when given, must compute the same SHA-256 as `sha256`; `appendSync` uses it. */
+  constructor(lastHash: string = GENESIS_HASH, sha256: Sha256 = webCryptoSha256, sha256Hex?: Sha256Hex) {
     this.#last = lastHash;
     this.#sha256 = sha256;
+    this.#sha256Hex = sha256Hex;
   }
 
   get lastHash(): string {
@@ -86,9 +94,13 @@ export class AuditChain {
   /** Like `append`, but the chain's SHA-256 must be synchronous (throws otherwise). */
   appendSync(record: Record<string, unknown>): string {
     const body = JSON.stringify({ ...record, prevHash: this.#last });
-    const digest = this.#sha256(encoder.encode(body));
-    if (digest instanceof Promise) throw new TypeError('appendSync needs a synchronous SHA-256');
-    const hash = toHex(digest);
+    let hash: string;
+    if (this.#sha256Hex) hash = this.#sha256Hex(body);
+    else {
+      const digest = this.#sha256(encoder.encode(body));
+      if (digest instanceof Promise) throw new TypeError('appendSync needs a synchronous SHA-256');
+      hash = toHex(digest);
+    }
     this.#last = hash;
     return `${body.slice(0, -1)},"hash":"${hash}"}`;
   }

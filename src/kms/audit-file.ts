@@ -10,7 +10,7 @@ import { fdatasync, ftruncateSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { AuditChain, GENESIS_HASH, lineHash } from '../audit/chain.js';
-import { nodeSha256 } from './node-crypto.js';
+import { nodeSha256, nodeSha256Hex } from './node-crypto.js';
 
 export { nodeSha256 };
 
@@ -36,7 +36,7 @@ export class AuditFile {
   private constructor(path: string, fh: FileHandle, lastHash: string, size: number) {
     this.path = path;
     this.#fh = fh;
-    this.#chain = new AuditChain(lastHash, nodeSha256);
+    this.#chain = new AuditChain(lastHash, nodeSha256, nodeSha256Hex);
     this.#size = size;
   }
 
@@ -126,7 +126,7 @@ export class AuditFile {
         try {
           ftruncateSync(this.#fh.fd, this.#size);
         } catch {}
-        this.#chain = new AuditChain(head, nodeSha256);
+        this.#chain = new AuditChain(head, nodeSha256, nodeSha256Hex);
         throw e;
       }
       this.#size += bytes.length;

@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
 import { CreateKeyCommand, DecryptCommand, GenerateDataKeyCommand, ListKeysCommand } from '@aws-sdk/client-kms';
-import { AuditChain, GENESIS_HASH, verifyAuditChain } from '../../../src/audit/chain.js';
+import { AuditChain, GENESIS_HASH, toHex, verifyAuditChain } from '../../../src/audit/chain.js';
 import { AuditFile } from '../../../src/kms/audit-file.js';
+import { nodeSha256, nodeSha256Hex } from '../../../src/kms/node-crypto.js';
 import { startHarness, tempDir } from './helpers.js';
 
 const run = promisify(execFile);
@@ -54,6 +55,18 @@ describe('hash chain', () => {
     })();
     const rc = await verifyAuditChain(rechained);
     assert.equal(!rc.ok && rc.line, 4);
+  });
+
+  test('appendSync with a hex SHA-256 writes the same lines as the WebCrypto chain', async () => {
+    const expected = await chainOf(4);
+    const sync = new AuditChain(GENESIS_HASH, nodeSha256, nodeSha256Hex);
+    const bytesOnly = new AuditChain(GENESIS_HASH, nodeSha256);
+    for (let i = 0; i < 4; i++) {
+      const record = { eventName: 'Decrypt', n: i, note: `a "quoted" ${i}\n` };
+      assert.equal(sync.appendSync(record), expected[i]);
+      assert.equal(bytesOnly.appendSync(record), expected[i]);
+    }
+    assert.equal(toHex(new Uint8Array([0, 1, 15, 16, 171, 255])), '00010f10abff');
   });
 
   test('file sink: group commit, chain continues across reopen, a torn last line is cut', async () => {
