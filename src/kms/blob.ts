@@ -47,36 +47,61 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-export function encodeContext(context: Record<string, string> | undefined): Uint8Array {
-  const entries = Object.entries(context ?? {}).map(([k, v]) => [encoder.encode(k), encoder.encode(v)] as const);
-  entries.sort((x, y) => compareBytes(x[0], y[0]));
-  let size = 4;
-  for (const [k, v] of entries) size += 8 + k.length + v.length;
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, entries.length);
-  let o = 4;
-  for (const [k, v] of entries) {
-    view.setUint32(o, k.length);
-    out.set(k, o + 4);
-    o += 4 + k.length;
-    view.setUint32(o, v.length);
-    out.set(v, o + 4);
-    o += 4 + v.length;
+/** A surrogate code unit: where UTF-16 order and UTF-8 byte order can differ (and lone ones become U+FFFD). */
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+/**
+ * The context's keys in UTF-8 byte order. Without surrogates, UTF-16 code-unit order (plain string
+ * comparison) is that order; keys with surrogates are compared by their encoded bytes.
+ */
+function sortedKeys(context: Record<string, string>): string[] {
+  const keys = Object.keys(context);
+  if (keys.length < 2) return keys;
+  if (keys.some((k) => SURROGATE.test(k))) {
+    return keys
+      .map((k) => [k, encoder.encode(k)] as const)
+      .sort((x, y) => compareBytes(x[1], y[1]))
+      .map(([k]) => k);
   }
+  return keys.sort();
+}
+
+function contextLength(context: Record<string, string>, keys: string[]): number {
+  let size = 4;
+  for (const k of keys) size += 8 + Buffer.byteLength(k) + Buffer.byteLength(context[k]!);
+  return size;
+}
+
+/** Writes encodeContext's bytes at `offset` of `out` (sized by contextLength). */
+function writeContext(out: Buffer, offset: number, context: Record<string, string>, keys: string[]): void {
+  out.writeUInt32BE(keys.length, offset);
+  let o = offset + 4;
+  for (const k of keys) {
+    const kl = out.write(k, o + 4, 'utf8');
+    out.writeUInt32BE(kl, o);
+    o += 4 + kl;
+    const vl = out.write(context[k]!, o + 4, 'utf8');
+    out.writeUInt32BE(vl, o);
+    o += 4 + vl;
+  }
+}
+
+export function encodeContext(context: Record<string, string> | undefined): Uint8Array {
+  const c = context ?? {};
+  const keys = sortedKeys(c);
+  const out = new Uint8Array(contextLength(c, keys));
+  writeContext(Buffer.from(out.buffer, out.byteOffset, out.byteLength), 0, c, keys);
   return out;
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+/** header ‖ encodeContext(context) in one buffer (the GCM AAD); the header is its first `header.length` bytes. */
+function aadOf(header: Uint8Array, context: Record<string, string> | undefined): Buffer {
+  const c = context ?? {};
+  const keys = sortedKeys(c);
+  const aad = Buffer.allocUnsafe(header.length + contextLength(c, keys));
+  aad.set(header, 0);
+  writeContext(aad, header.length, c, keys);
+  return aad;
 }
 
 export function sealBlob(
@@ -86,21 +111,26 @@ export function sealBlob(
   plaintext: Uint8Array,
   context: Record<string, string> | undefined,
 ): Uint8Array {
-  const id = encoder.encode(keyId);
-  if (id.length < 1 || id.length > 64) throw new Error('key id length out of range');
-  const header = new Uint8Array(5 + id.length + 4 + IV_LEN);
-  header.set(BLOB_MAGIC, 0);
-  header[3] = BLOB_VERSION;
-  header[4] = id.length;
-  header.set(id, 5);
-  new DataView(header.buffer).setUint32(5 + id.length, materialVersion);
-  header.set(randomBytes(IV_LEN), 9 + id.length);
-  const iv = header.subarray(9 + id.length);
-  const cipher = createCipheriv('aes-256-gcm', material, iv);
-  cipher.setAAD(concat(header, encodeContext(context)));
+  const idLength = Buffer.byteLength(keyId);
+  if (idLength < 1 || idLength > 64) throw new Error('key id length out of range');
+  const headerLength = 5 + idLength + 4 + IV_LEN;
+  // The blob, written in place: header, then ciphertext, then tag.
+  const out = new Uint8Array(headerLength + plaintext.length + TAG_LEN);
+  const buf = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+  out.set(BLOB_MAGIC, 0);
+  out[3] = BLOB_VERSION;
+  out[4] = idLength;
+  buf.write(keyId, 5, 'utf8');
+  buf.writeUInt32BE(materialVersion, 5 + idLength);
+  out.set(randomBytes(IV_LEN), 9 + idLength);
+  const header = out.subarray(0, headerLength);
+  const cipher = createCipheriv('aes-256-gcm', material, out.subarray(9 + idLength, headerLength));
+  cipher.setAAD(aadOf(header, context));
   const ct = cipher.update(plaintext);
   cipher.final();
-  return concat(header, ct, cipher.getAuthTag());
+  out.set(ct, headerLength);
+  out.set(cipher.getAuthTag(), headerLength + ct.length);
+  return out;
 }
 
 /** Parses the header; returns undefined when the bytes are not a blob of this format. */
@@ -130,7 +160,7 @@ export function parseBlob(blob: Uint8Array): ParsedBlob | undefined {
 export function openBlob(parsed: ParsedBlob, material: Uint8Array, context: Record<string, string> | undefined): Uint8Array | undefined {
   try {
     const decipher = createDecipheriv('aes-256-gcm', material, parsed.iv);
-    decipher.setAAD(concat(parsed.header, encodeContext(context)));
+    decipher.setAAD(aadOf(parsed.header, context));
     decipher.setAuthTag(parsed.tag);
     const pt = decipher.update(parsed.ciphertext);
     decipher.final();

@@ -59,6 +59,16 @@ export interface RawResponse {
   body: string;
 }
 
+/**
+ * False when `JSON.stringify(map).length` is surely at most `limit`: each character takes at most 6
+ * in JSON (`\uXXXX`), plus quotes, colon and comma per entry and the braces.
+ */
+function jsonLengthMayExceed(map: Record<string, string>, limit: number): boolean {
+  let bound = 2;
+  for (const k in map) bound += 6 * (k.length + map[k]!.length) + 6;
+  return bound > limit;
+}
+
 export interface AuditSink {
   record(record: Record<string, unknown>): Promise<void>;
 }
@@ -969,8 +979,8 @@ export class KmsHandler {
   #context(ctx: Ctx, input: Input, name = 'EncryptionContext'): Record<string, string> | undefined {
     const c = input.map(name);
     if (c && Object.keys(c).length > 0) {
-      if (JSON.stringify(c).length > 8192) throw validation('The encryption context is too large.');
-      ctx.audit.encryptionContext = { ...(ctx.audit.encryptionContext ?? {}), ...c };
+      if (jsonLengthMayExceed(c, 8192) && JSON.stringify(c).length > 8192) throw validation('The encryption context is too large.');
+      ctx.audit.encryptionContext = ctx.audit.encryptionContext ? { ...ctx.audit.encryptionContext, ...c } : c;
     }
     return c;
   }

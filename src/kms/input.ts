@@ -79,8 +79,9 @@ export class Input {
     const out: Record<string, string> = {};
     for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
       if (typeof x !== 'string') throw wrongType(`${name}.${k}`, 'string');
-      // defineProperty: `out[k] = x` would drop a key named "__proto__" (setting the prototype instead).
-      Object.defineProperty(out, k, { value: x, enumerable: true, writable: true, configurable: true });
+      // defineProperty for "__proto__": `out[k] = x` would set the prototype instead of adding the key.
+      if (k === '__proto__') Object.defineProperty(out, k, { value: x, enumerable: true, writable: true, configurable: true });
+      else out[k] = x;
     }
     return out;
   }

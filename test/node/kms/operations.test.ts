@@ -308,6 +308,25 @@ describe('symmetric cryptography', () => {
     await rejectsWith(kms.send(new GenerateDataKeyCommand({ KeyId: rsa.KeyMetadata!.KeyId, KeySpec: 'AES_256' })), 'InvalidKeyUsageException');
     await rejectsWith(kms.send(new EncryptCommand({ KeyId: id, Plaintext: te.encode('x'), EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' })), 'InvalidKeyUsageException');
   });
+
+  test('an encryption context up to 8192 characters of JSON is accepted, one more is not (escapes count)', async () => {
+    const id = await createSymmetric();
+    // {"a":"…"} is 8 characters around the value; a quote is 2 in JSON, a control character 6.
+    for (const [value, ok] of [
+      ['x'.repeat(8184), true],
+      ['x'.repeat(8185), false],
+      ['"'.repeat(4092), true],
+      ['"'.repeat(4092) + 'x', false],
+      ['\u0001'.repeat(1364), true],
+      ['\u0001'.repeat(1364) + 'x', false],
+    ] as const) {
+      const send = kms.send(new GenerateDataKeyCommand({ KeyId: id, KeySpec: 'AES_256', EncryptionContext: { a: value } }));
+      if (ok) await send;
+      else await rejectsWith(send, 'ValidationException');
+    }
+    // Many short entries: their bound passes the limit, their JSON does not.
+    await kms.send(new GenerateDataKeyCommand({ KeyId: id, KeySpec: 'AES_256', EncryptionContext: Object.fromEntries(Array.from({ length: 400 }, (_, i) => [`k${i}`, 'v'.repeat(8)])) }));
+  });
 });
 
 describe('asymmetric and HMAC keys', () => {
