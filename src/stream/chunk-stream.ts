@@ -6,7 +6,7 @@
  *
  * Memory: at most `chunksInFlight` chunks are being sealed or opened at once, one partial chunk is
  * buffered (copied, into a recycled buffer), whole chunks inside a written piece are used as
- * views, never copied, and outputs under 64 KiB are joined before they are enqueued. The readable
+ * views, never copied, and each chunk's output is enqueued as WebCrypto returned it. The readable
  * side queues up to `inFlightBytes` before the writer is held back; one huge write still produces
  * all of its output before the next write is taken (write pieces of a few MiB at most).
  */
@@ -68,59 +68,6 @@ export function checkTuning(tuning: StreamTuning | undefined): void {
 }
 
 /**
- * Outputs smaller than this are joined (one copy) before they are enqueued: a stream hop costs
- * more than copying 16 KiB (measured in Node and Chromium), so 16 KiB chunks go out four at a time.
- * Larger chunks pass through untouched.
- */
-export const OUTPUT_BATCH_BYTES = 64 * 1024;
-
-/**
- * Joins outputs into pieces of about OUTPUT_BATCH_BYTES. What it holds is flushed when the window
- * goes idle (every chunk started so far has been emitted) and at the end, so a slow writer still
- * sees its output at once.
- */
-export class OutputBatcher {
-  #parts: Uint8Array[] = [];
-  #length = 0;
-  readonly #enqueue: (bytes: Uint8Array) => void;
-
-  constructor(enqueue: (bytes: Uint8Array) => void) {
-    this.#enqueue = enqueue;
-  }
-
-  push(bytes: Uint8Array): void {
-    if (bytes.length === 0) return;
-    if (this.#length === 0 && bytes.length >= OUTPUT_BATCH_BYTES) return this.#enqueue(bytes);
-    this.#parts.push(bytes);
-    this.#length += bytes.length;
-    if (this.#length >= OUTPUT_BATCH_BYTES) this.flush();
-  }
-
-  flush(): void {
-    if (this.#length === 0) return;
-    let out: Uint8Array;
-    if (this.#parts.length === 1) {
-      out = this.#parts[0]!;
-    } else {
-      out = new Uint8Array(this.#length);
-      let at = 0;
-      for (const part of this.#parts) {
-        out.set(part, at);
-        at += part.length;
-      }
-    }
-    this.#parts = [];
-    this.#length = 0;
-    this.#enqueue(out);
-  }
-
-  clear(): void {
-    this.#parts = [];
-    this.#length = 0;
-  }
-}
-
-/**
  * Seals a plaintext stream: emits `head`, then chunk 0, 1, … as they fill, and the short final
  * chunk (possibly empty) on flush. The output depends only on the keys and the bytes, never on how
  * the input was cut into pieces.
@@ -131,7 +78,6 @@ export class SealTransformer implements Transformer<Uint8Array, Uint8Array> {
   #keys: MessageKeys | undefined;
   #rechunk: Rechunker | undefined;
   #window: OrderedWindow<Uint8Array> | undefined;
-  #output: OutputBatcher | undefined;
   #index = 0;
 
   constructor(begin: () => Promise<SealSession>, tuning?: StreamTuning) {
@@ -143,12 +89,10 @@ export class SealTransformer implements Transformer<Uint8Array, Uint8Array> {
     const session = await this.#begin();
     this.#keys = session.keys;
     this.#rechunk = new Rechunker(session.chunkSize, false, copiesInput(session.keys));
-    const output = (this.#output = new OutputBatcher((bytes) => controller.enqueue(bytes)));
     this.#window = new OrderedWindow<Uint8Array>(
       chunksInFlight(session.chunkSize, this.#inFlightBytes),
-      (sealed) => output.push(sealed),
+      (sealed) => controller.enqueue(sealed),
       (error) => controller.error(error),
-      () => output.flush(),
     );
     controller.enqueue(session.head);
   }
@@ -167,13 +111,11 @@ export class SealTransformer implements Transformer<Uint8Array, Uint8Array> {
     const window = this.#window!;
     await window.add(sealChunk(this.#keys!, this.#index++, this.#rechunk!.end()));
     await window.drain();
-    this.#output!.flush();
   }
 
   cancel(reason: unknown): void {
     this.#window?.stop(abortedError(reason));
     this.#rechunk?.clear();
-    this.#output?.clear();
   }
 }
 
@@ -206,7 +148,6 @@ export class OpenTransformer implements Transformer<Uint8Array, Uint8Array> {
   #rechunk: Rechunker | undefined;
   #window: OrderedWindow<Uint8Array> | undefined;
   #controller: TransformStreamDefaultController<Uint8Array> | undefined;
-  #output: OutputBatcher | undefined;
   #index = 0;
   #cancelled: SealboxError | undefined;
 
@@ -234,12 +175,10 @@ export class OpenTransformer implements Transformer<Uint8Array, Uint8Array> {
     const controller = this.#controller!;
     this.#keys = keys;
     this.#rechunk = new Rechunker(chunkSize + TAG_BYTES, true, copiesInput(keys));
-    const output = (this.#output = new OutputBatcher((bytes) => controller.enqueue(bytes)));
     this.#window = new OrderedWindow<Uint8Array>(
       chunksInFlight(chunkSize, this.#inFlightBytes),
-      (plaintext) => output.push(plaintext),
+      (plaintext) => controller.enqueue(plaintext),
       (error) => controller.error(error),
-      () => output.flush(),
     );
     for (const part of rest) await this.#write(part);
   }
@@ -271,7 +210,6 @@ export class OpenTransformer implements Transformer<Uint8Array, Uint8Array> {
     }
     await window.add(openChunk(this.#keys!, this.#index++, rest));
     await window.drain();
-    this.#output!.flush();
   }
 
   cancel(reason: unknown): void {
@@ -279,7 +217,6 @@ export class OpenTransformer implements Transformer<Uint8Array, Uint8Array> {
     this.#window?.stop(this.#cancelled);
     this.#rechunk?.clear();
     this.#collector?.clear();
-    this.#output?.clear();
   }
 }
 
