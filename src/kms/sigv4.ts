@@ -206,6 +206,25 @@ function parsedUrl(href: string): ParsedUrl {
   return parsed;
 }
 
+// Requests signed in the same second share their signing time: remember the last one's long date.
+let lastSignedAt = NaN;
+let lastLongDate = '';
+
+/** `YYYYMMDD'T'HHMMSS'Z'` of a time (the form that is signed). */
+function longDateOf(t: number): string {
+  if (t === lastSignedAt) return lastLongDate;
+  const iso = new Date(t).toISOString();
+  lastLongDate = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}T${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
+  lastSignedAt = t;
+  return lastLongDate;
+}
+
+/**
+ * A header value that trimming and folding runs of whitespace into one space would change: space at
+ * either end, two whitespace characters in a row, or whitespace other than a plain space.
+ */
+const NEEDS_FOLDING = /^\s|\s$|\s\s|[^\S ]/;
+
 function parseAmzDate(s: string): number | undefined {
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s);
   if (!m) return undefined;
@@ -282,8 +301,7 @@ export async function verifySigV4(request: SigV4Request, body: Uint8Array, optio
   }
   if (!signedHeaders.includes('host')) throw new SigV4Error('InvalidSignature', "'Host' must be a signed header");
   if (!signedHeaders.includes(dateHeaderName)) throw new SigV4Error('InvalidSignature', `'${dateHeaderName}' must be a signed header`);
-  const iso = new Date(signedAt).toISOString();
-  const longDate = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}T${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
+  const longDate = longDateOf(signedAt);
   if (scopeDate !== longDate.slice(0, 8)) {
     throw new SigV4Error('InvalidSignature', `Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '${scopeDate}' != '${longDate.slice(0, 8)}'`);
   }
@@ -310,7 +328,7 @@ export async function verifySigV4(request: SigV4Request, body: Uint8Array, optio
     let value = request.headers.get(name);
     if (value === null && name === 'host') value = url.host;
     if (value === null) throw new SigV4Error('InvalidSignature', `signed header '${name}' is missing from the request`);
-    headerLines.push(`${name}:${value.trim().replace(/\s+/g, ' ')}\n`);
+    headerLines.push(`${name}:${NEEDS_FOLDING.test(value) ? value.trim().replace(/\s+/g, ' ') : value}\n`);
   }
   const bodyHash = c.sha256Hex ? c.sha256Hex(body) : hex(await c.sha256(body));
   const declared = request.headers.get('x-amz-content-sha256');

@@ -142,6 +142,18 @@ describe('verifySigV4: node:crypto shortcuts and Authorization layouts', () => {
     });
   }
 
+  test('signed header values are folded (runs of whitespace, tabs) before hashing, plain ones kept', async () => {
+    for (const value of ['plain value', 'two  spaces', 'tab\there', 'mixed \t  run', 'a b c']) {
+      const { request, body } = await signed({ headers: { 'x-amz-meta-note': value } });
+      assert.ok(request.headers.get('authorization')!.includes('x-amz-meta-note'));
+      for (const c of [webCryptoSigV4, nodeSigV4Crypto]) await verifySigV4(request, body, { lookupSecret, crypto: c });
+      // The same request with the value changed beyond folding does not verify.
+      const headers = new Headers(request.headers);
+      headers.set('x-amz-meta-note', value.replace(/\s+/g, '_'));
+      await expectCode(verifySigV4(new Request(request.url, { method: 'POST', headers }), body, { lookupSecret, crypto: nodeSigV4Crypto }), 'InvalidSignature');
+    }
+  });
+
   test('a field missing or doubled in any layout is still an incomplete signature', async () => {
     const { request, body } = await signed();
     for (const layout of [
