@@ -37,6 +37,19 @@ export function toHex(bytes: Uint8Array): string {
 /** SHA-256 of a string's UTF-8 bytes as lowercase hex, in one synchronous call (e.g. node:crypto `hash`). */
 export type Sha256Hex = (text: string) => string;
 
+/**
+ * `JSON.stringify({ ...record, prevHash })`. For a plain record (no own `prevHash` or `toJSON`) with
+ * at least one member, that is the record's own JSON with `prevHash` added last, made here without
+ * copying the record first; anything else takes the copy.
+ */
+function chainBody(record: Record<string, unknown>, prevHash: string): string {
+  if (Object.getPrototypeOf(record) === Object.prototype && !Object.hasOwn(record, 'prevHash') && !Object.hasOwn(record, 'toJSON')) {
+    const json = JSON.stringify(record);
+    if (json.length > 2) return `${json.slice(0, -1)},"prevHash":${JSON.stringify(prevHash)}}`;
+  }
+  return JSON.stringify({ ...record, prevHash });
+}
+
 export interface ChainedLine {
   /** The full line, without a trailing newline. */
   line: string;
@@ -53,14 +66,14 @@ export async function chainLine(
   prevHash: string,
   sha256: Sha256 = webCryptoSha256,
 ): Promise<ChainedLine> {
-  const body = JSON.stringify({ ...record, prevHash });
+  const body = chainBody(record, prevHash);
   const hash = toHex(await sha256(encoder.encode(body)));
   return { line: `${body.slice(0, -1)},"hash":"${hash}"}`, hash };
 }
 
 /** Synchronous `chainLine`, for callers with a synchronous SHA-256 (e.g. node:crypto). */
 export function chainLineSync(record: Record<string, unknown>, prevHash: string, sha256: (data: Uint8Array) => Uint8Array): ChainedLine {
-  const body = JSON.stringify({ ...record, prevHash });
+  const body = chainBody(record, prevHash);
   const hash = toHex(sha256(encoder.encode(body)));
   return { line: `${body.slice(0, -1)},"hash":"${hash}"}`, hash };
 }
@@ -93,7 +106,7 @@ export class AuditChain {
 
   /** Like `append`, but the chain's SHA-256 must be synchronous (throws otherwise). */
   appendSync(record: Record<string, unknown>): string {
-    const body = JSON.stringify({ ...record, prevHash: this.#last });
+    const body = chainBody(record, this.#last);
     let hash: string;
     if (this.#sha256Hex) hash = this.#sha256Hex(body);
     else {

@@ -69,6 +69,35 @@ describe('hash chain', () => {
     assert.equal(toHex(new Uint8Array([0, 1, 15, 16, 171, 255])), '00010f10abff');
   });
 
+  test('each line is JSON.stringify({ ...record, prevHash }) plus its hash, for any record shape', async () => {
+    class Event {
+      eventName = 'FromClass';
+      toJSON() {
+        return { eventName: 'viaToJSON' };
+      }
+    }
+    const records: Array<Record<string, unknown>> = [
+      { eventName: 'Decrypt', userIdentity: { arn: 'arn:aws:iam::111122223333:root' }, encryptionContext: { 'é': '\u2028"\\' } },
+      {},
+      { only: undefined },
+      { a: undefined, b: 1 },
+      { 2: 'integer keys first', z: 1, 1: 'one' },
+      JSON.parse('{"__proto__":"own","x":1}') as Record<string, unknown>,
+      Object.assign(Object.create(null) as Record<string, unknown>, { nullProto: true }),
+      new Event() as unknown as Record<string, unknown>,
+      { toJSON: () => ({ replaced: true }) },
+    ];
+    for (const [i, sha256] of [[0, undefined], [1, nodeSha256]] as const) {
+      const chain = new AuditChain(GENESIS_HASH, sha256, i === 1 ? nodeSha256Hex : undefined);
+      for (const record of records) {
+        const prevHash = chain.lastHash;
+        const line = i === 0 ? await chain.append(record) : chain.appendSync(record);
+        const expected = JSON.stringify({ ...record, prevHash });
+        assert.equal(line.slice(0, line.lastIndexOf(',"hash":"')) + '}', expected);
+      }
+    }
+  });
+
   test('file sink: group commit, chain continues across reopen, a torn last line is cut', async () => {
     const dir = await tempDir();
     const path = join(dir, 'audit.log');
