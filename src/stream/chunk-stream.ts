@@ -102,14 +102,17 @@ export class SealTransformer implements Transformer<Uint8Array, Uint8Array> {
     const keys = this.#keys!;
     const window = this.#window!;
     for (const block of this.#rechunk!.push(data)) {
-      const full = window.add(sealChunk(keys, this.#index++, block));
+      const full = window.room();
       if (full) await full;
+      window.add(sealChunk(keys, this.#index++, block));
     }
   }
 
   async flush(): Promise<void> {
     const window = this.#window!;
-    await window.add(sealChunk(this.#keys!, this.#index++, this.#rechunk!.end()));
+    const full = window.room();
+    if (full) await full;
+    window.add(sealChunk(this.#keys!, this.#index++, this.#rechunk!.end()));
     await window.drain();
   }
 
@@ -187,8 +190,9 @@ export class OpenTransformer implements Transformer<Uint8Array, Uint8Array> {
     const keys = this.#keys!;
     const window = this.#window!;
     for (const sealed of this.#rechunk!.push(data)) {
-      const full = window.add(openChunk(keys, this.#index++, sealed));
+      const full = window.room();
       if (full) await full;
+      window.add(openChunk(keys, this.#index++, sealed));
     }
   }
 
@@ -208,7 +212,9 @@ export class OpenTransformer implements Transformer<Uint8Array, Uint8Array> {
         rest.length === 0 ? 'the stream ended without its final chunk: it was truncated' : 'the stream ended inside a chunk tag: it was truncated',
       );
     }
-    await window.add(openChunk(this.#keys!, this.#index++, rest));
+    const full = window.room();
+    if (full) await full;
+    window.add(openChunk(this.#keys!, this.#index++, rest));
     await window.drain();
   }
 

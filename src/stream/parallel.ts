@@ -42,9 +42,9 @@ function resumeAtFor(capacity: number): number {
 }
 
 /**
- * An in-order window over concurrent tasks, for the streams: `add` starts tracking a task and, once
- * `capacity` tasks are pending, resolves only when the window has drained to `resumeAt` pending, so
- * a caller that awaits it never has more than `capacity` chunks in flight. Results are handed to
+ * An in-order window over concurrent tasks, for the streams: `add` starts tracking a task; once
+ * `capacity` tasks are pending, `room()` resolves only when the window has drained to `resumeAt`
+ * pending, so a caller that awaits it before each `add` never has more than `capacity` in flight. Results are handed to
  * `emit` strictly in the order the tasks were added, as soon as every earlier one has finished (not
  * when the window happens to fill), so a slow writer still sees its output promptly. The first failure in that order goes to `fail`
  * (once); results after it are dropped, and so the error does not depend on timing.
@@ -73,11 +73,19 @@ export class OrderedWindow<T> {
   }
 
   /**
-   * Tracks `task`. Returns nothing when there is room for another task at once, otherwise (the
-   * window is full) a promise that resolves once it has drained to `resumeAt` pending (so the hot
-   * path costs no extra promise tick). Throws, or rejects, once the window has failed.
+   * Nothing when a task may be added at once; otherwise (the window is full) a promise that
+   * resolves once it has drained to `resumeAt` pending, so the hot path costs no promise tick.
+   * Callers wait for room before they start a task, not after: while they wait, the next chunk's
+   * input can be gathered, so it is ready the moment room frees. Throws, or rejects, once the
+   * window has failed.
    */
-  add(task: Promise<T>): Promise<void> | undefined {
+  room(): Promise<void> | undefined {
+    this.#check();
+    return this.#slots.length >= this.capacity ? this.#room() : undefined;
+  }
+
+  /** Tracks `task` (after `room()` said there is room). Throws once the window has failed. */
+  add(task: Promise<T>): void {
     this.#check();
     const slot: { settled: boolean; failed: boolean; value?: T; error?: unknown } = { settled: false, failed: false };
     this.#slots.push(slot);
@@ -94,7 +102,6 @@ export class OrderedWindow<T> {
         this.#release();
       },
     );
-    return this.#slots.length >= this.capacity ? this.#room() : undefined;
   }
 
   async #room(): Promise<void> {

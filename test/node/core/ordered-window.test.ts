@@ -28,11 +28,12 @@ test('a full window of 64 takes new tasks only after draining to 4 pending, and 
   const window = new OrderedWindow<number>(64, (value) => emitted.push(value), (error) => assert.fail(String(error)));
   assert.equal(window.resumeAt, 4);
   const tasks = Array.from({ length: 64 }, () => deferred<number>());
-  let room: Promise<void> | undefined;
   for (let i = 0; i < 64; i++) {
-    room = window.add(tasks[i]!.promise);
-    assert.equal(room === undefined, i < 63, `add #${i} returns a promise only when the window is full`);
+    assert.equal(window.room(), undefined, `room for task #${i}`);
+    window.add(tasks[i]!.promise);
   }
+  const room = window.room();
+  assert.ok(room, 'a full window has no room');
   let resumed = false;
   void room!.then(() => (resumed = true));
   // Finish out of order: the later ones first; nothing is emitted until task 0 is done.
@@ -50,8 +51,8 @@ test('the full window resumes at resumeAt pending, not at the first free slot', 
   const window = new OrderedWindow<number>(32, () => {}, (error) => assert.fail(String(error)));
   assert.equal(window.resumeAt, 2);
   const tasks = Array.from({ length: 32 }, () => deferred<number>());
-  let room: Promise<void> | undefined;
-  for (const task of tasks) room = window.add(task.promise);
+  for (const task of tasks) window.add(task.promise);
+  const room = window.room();
   let resumed = false;
   void room!.then(() => (resumed = true));
   for (let i = 0; i < 29; i++) tasks[i]!.resolve(i);
@@ -68,8 +69,8 @@ test('a window of a few large chunks refills one by one', async () => {
   const window = new OrderedWindow<number>(4, () => {}, (error) => assert.fail(String(error)));
   assert.equal(window.resumeAt, 3);
   const tasks = Array.from({ length: 4 }, () => deferred<number>());
-  let room: Promise<void> | undefined;
-  for (const task of tasks) room = window.add(task.promise);
+  for (const task of tasks) window.add(task.promise);
+  const room = window.room();
   let resumed = false;
   void room!.then(() => (resumed = true));
   tasks[0]!.resolve(0);
@@ -77,20 +78,21 @@ test('a window of a few large chunks refills one by one', async () => {
   assert.equal(resumed, true);
 });
 
-test('a caller that awaits add never has more than capacity tasks in flight', async () => {
+test('a caller that awaits room() never has more than capacity tasks in flight', async () => {
   let running = 0;
   let peak = 0;
   const emitted: number[] = [];
   const window = new OrderedWindow<number>(20, (value) => emitted.push(value), (error) => assert.fail(String(error)));
   for (let i = 0; i < 500; i++) {
+    const room = window.room();
+    if (room) await room;
     running++;
     peak = Math.max(peak, running);
     const task = new Promise<number>((resolve) => setTimeout(() => {
       running--;
       resolve(i);
     }, (i * 7) % 3));
-    const room = window.add(task);
-    if (room) await room;
+    window.add(task);
   }
   await window.drain();
   assert.ok(peak <= 20, `peak ${peak} in flight`);
