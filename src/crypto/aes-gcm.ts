@@ -21,7 +21,6 @@ export async function importAeadKey(raw: Uint8Array): Promise<AeadKey> {
 }
 
 const toBytes = (buffer: ArrayBuffer): Uint8Array => new Uint8Array(buffer);
-const failed = (): undefined => undefined;
 
 function gcmParams(nonce: Uint8Array, aad: Uint8Array | undefined): AesGcmParams {
   return aad ? { name: 'AES-GCM', iv: nonce as BufferSource, additionalData: aad as BufferSource } : { name: 'AES-GCM', iv: nonce as BufferSource };
@@ -42,21 +41,43 @@ export function aesGcmSeal(key: AeadKey, nonce: Uint8Array, plaintext: Uint8Arra
   return loadNoble().then((noble) => noble.aesGcmEncrypt(key.raw, nonce, plaintext, aad));
 }
 
+/**
+ * Decrypts and verifies; when the tag does not verify, settles with what `failed` returns (or
+ * rejects with what it throws). One promise step on the WebCrypto path, as in `aesGcmSeal`.
+ */
+function openOr<F>(key: AeadKey, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array | undefined, failed: () => F): Promise<Uint8Array | F> {
+  if ('subtle' in key && sealed.length >= GCM_TAG_BYTES) {
+    let decrypting: Promise<ArrayBuffer> | undefined;
+    try {
+      decrypting = crypto.subtle.decrypt(gcmParams(nonce, aad), key.subtle, sealed as BufferSource);
+    } catch {
+      // WebCrypto throws synchronously only for arguments it cannot take: a failure as well.
+    }
+    if (decrypting) return decrypting.then(toBytes, failed);
+  }
+  // A throwing `failed` rejects the promise (the executor's throw).
+  if ('subtle' in key || sealed.length < GCM_TAG_BYTES) return new Promise((resolve) => resolve(failed()));
+  return loadNoble().then((noble) => {
+    let plaintext: Uint8Array;
+    try {
+      plaintext = noble.aesGcmDecrypt(key.raw, nonce, sealed, aad);
+    } catch {
+      return failed();
+    }
+    return plaintext;
+  });
+}
+
+const noPlaintext = (): undefined => undefined;
+
 /** Returns the plaintext, or `undefined` when the tag does not verify. */
 export function aesGcmOpen(key: AeadKey, nonce: Uint8Array, sealed: Uint8Array, aad?: Uint8Array): Promise<Uint8Array | undefined> {
-  if (sealed.length < GCM_TAG_BYTES) return Promise.resolve(undefined);
-  if ('subtle' in key) {
-    try {
-      return crypto.subtle.decrypt(gcmParams(nonce, aad), key.subtle, sealed as BufferSource).then(toBytes, failed);
-    } catch {
-      return Promise.resolve(undefined);
-    }
-  }
-  return loadNoble().then((noble) => {
-    try {
-      return noble.aesGcmDecrypt(key.raw, nonce, sealed, aad);
-    } catch {
-      return undefined;
-    }
+  return openOr(key, nonce, sealed, aad, noPlaintext);
+}
+
+/** Returns the plaintext, or rejects with `failure()` when the tag does not verify. */
+export function aesGcmOpenOrReject(key: AeadKey, nonce: Uint8Array, sealed: Uint8Array, failure: () => unknown, aad?: Uint8Array): Promise<Uint8Array> {
+  return openOr(key, nonce, sealed, aad, (): never => {
+    throw failure();
   });
 }

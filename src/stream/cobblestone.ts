@@ -15,7 +15,7 @@
  * decryption all call it.
  */
 import { SealboxError } from '../errors.js';
-import { type AeadKey, GCM_TAG_BYTES, aesGcmOpen, aesGcmSeal, importAeadKey } from '../crypto/aes-gcm.js';
+import { type AeadKey, GCM_TAG_BYTES, aesGcmOpenOrReject, aesGcmSeal, importAeadKey } from '../crypto/aes-gcm.js';
 import { equalBytesConstantTime, utf8Encode, wipe } from '../crypto/bytes.js';
 import { type PrkInput, hkdfExpandSha512 } from '../crypto/hkdf.js';
 
@@ -111,15 +111,16 @@ export function openChunk(keys: MessageKeys, index: number, sealed: Uint8Array):
   } catch (error) {
     return Promise.reject(error);
   }
-  return aesGcmOpen(keys.aead, nonce, sealed).then((plaintext) => {
-    if (!plaintext) {
-      throw new SealboxError(
+  return aesGcmOpenOrReject(
+    keys.aead,
+    nonce,
+    sealed,
+    () =>
+      new SealboxError(
         'ERR_TAMPERED',
         `chunk ${index} failed authentication: the ciphertext was modified, or chunks were reordered, duplicated or dropped`,
-      );
-    }
-    return plaintext;
-  });
+      ),
+  );
 }
 
 /** Where chunk k starts, counted from the start of the Cobblestone ciphertext (the salt). */
