@@ -1,4 +1,6 @@
 // `npm test`: the whole suite. Type-check, build, bundle budget, Node tests, then Chromium tests.
+// `node scripts/test.mjs node` (npm run test:node) runs only the Node tests, on the dist/ there is;
+// `… browser` only the Chromium tests. Node 20's test runner takes no globs, so files are listed here.
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { run, root } from './lib/run.mjs';
@@ -18,16 +20,30 @@ function find(dir, suffix) {
   return out.sort();
 }
 
+const parts = process.argv.slice(2);
+for (const part of parts) {
+  if (part !== 'node' && part !== 'browser') {
+    console.error(`unknown part "${part}": use node, browser, or nothing for the whole suite`);
+    process.exit(2);
+  }
+}
+const whole = parts.length === 0;
 const step = (title) => console.log(`\n── ${title} ──`);
-step('type-check');
-run('npm', ['run', '--silent', 'typecheck']);
-step('build (tsc + rollup)');
-run('npm', ['run', '--silent', 'build']);
-step('bundle size');
-run('node', ['scripts/size.mjs']);
-step('Node tests');
-const nodeTests = find(join(root, 'test/node'), '.test.ts');
-run('node', ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...nodeTests]);
-step(`Chromium tests (${chrome})`);
-run('npx', ['web-test-runner', '--config', 'web-test-runner.config.mjs']);
-console.log('\nAll suites passed.');
+if (whole) {
+  step('type-check');
+  run('npm', ['run', '--silent', 'typecheck']);
+  step('build (tsc + rollup)');
+  run('npm', ['run', '--silent', 'build']);
+  step('bundle size');
+  run('node', ['scripts/size.mjs']);
+}
+if (whole || parts.includes('node')) {
+  step('Node tests');
+  const nodeTests = find(join(root, 'test/node'), '.test.ts');
+  run('node', ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...nodeTests]);
+}
+if (whole || parts.includes('browser')) {
+  step(`Chromium tests (${chrome})`);
+  run('npx', ['web-test-runner', '--config', 'web-test-runner.config.mjs']);
+}
+console.log(whole ? '\nAll suites passed.' : `\n${parts.join(' and ')} tests passed.`);
