@@ -4,10 +4,13 @@
 import { nodeResolve } from '@rollup/plugin-node-resolve';
 import terser from '@rollup/plugin-terser';
 
+// scripts/build.mjs builds into a staging directory and names it here.
+const dist = process.env.SEALBOX_DIST ?? 'dist';
+
 export default {
-  input: 'dist/index.js',
+  input: `${dist}/index.js`,
   output: {
-    dir: 'dist/browser',
+    dir: `${dist}/browser`,
     format: 'es',
     entryFileNames: 'sealbox.min.js',
     chunkFileNames: 'chunks/[name]-[hash].min.js',
