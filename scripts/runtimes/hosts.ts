@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { HostRequest, HostResponse } from '../../test/runtimes/protocol.js';
 import { buildDir, buildHosts, root } from './build.js';
-import { launchChromium } from './chromium.js';
+import { chromiumPath, launchChromium } from './chromium.js';
 import { serveStatic } from './static-server.js';
 
 export const RUNTIMES = ['node', 'deno', 'bun', 'workerd', 'chromium'] as const;
@@ -19,12 +19,21 @@ export type RuntimeName = (typeof RUNTIMES)[number];
 
 export interface Host {
   name: RuntimeName;
+  /** The process that serves every request, where there is one (workerd), e.g. to read its CPU time. */
+  pid?: number;
   /** Sends one request; `timeoutMs` defaults to five minutes. */
   call<T>(request: HostRequest, timeoutMs?: number): Promise<T>;
   close(): Promise<void>;
 }
 
 const bin = (name: string) => join(root, 'node_modules/.bin', name);
+
+/** The executable a runtime's host starts (Node's is this process's own). */
+export function runtimeBinary(name: RuntimeName): string {
+  if (name === 'node') return process.execPath;
+  if (name === 'chromium') return chromiumPath();
+  return bin(name);
+}
 const CALL_TIMEOUT_MS = 300_000;
 
 function unwrap<T>(name: string, response: HostResponse): T {
@@ -109,6 +118,7 @@ async function workerdHost(): Promise<Host> {
   const port = await listenPort(child.stdio[3] as Readable, child, () => stderr);
   return {
     name: 'workerd',
+    ...(child.pid === undefined ? {} : { pid: child.pid }),
     async call<T>(request: HostRequest, timeoutMs = CALL_TIMEOUT_MS): Promise<T> {
       const res = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: JSON.stringify(request), signal: AbortSignal.timeout(timeoutMs) });
       const text = await res.text();
