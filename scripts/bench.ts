@@ -1,9 +1,14 @@
-// `npm run bench`: stream throughput against the raw WebCrypto ceiling, in Node and in Chromium
-// (in-page), and peak RSS growth while 1 GiB streams through encrypt → decrypt. One process;
-// prints a table and then the JSON. Options: --quick (smaller sizes), --no-browser, --json-only,
-// --sweep (throughput at several in-flight windows, to choose DEFAULT_IN_FLIGHT_BYTES),
-// --browser-only (just the Chromium table), --reps=N (runs per measurement, best counts; default 3),
-// --piece=KiB (input piece size, default 64).
+// `npm run bench`: stream throughput against each runtime's own raw WebCrypto ceiling in Node (in
+// this process), Deno, Bun, workerd (through the runtime hosts of the conformance suite, see
+// scripts/bench/runtimes.ts) and Chromium (in-page, on the built bundle), one table; and peak RSS
+// growth while 1 GiB streams through encrypt → decrypt in Node. Prints the table, the RSS line and
+// the targets, then the JSON. Runtimes run one after another, so they do not compete for the CPUs;
+// one whose binary is missing is reported as skipped.
+// Options: --quick (smaller sizes), --only=node,deno,bun,workerd,chromium (default: all),
+// --no-browser (not Chromium), --browser-only (just Chromium, no memory run), --no-memory,
+// --total=MiB (per run), --json-only, --sweep (throughput at several in-flight windows, Node and
+// Chromium, to choose DEFAULT_IN_FLIGHT_BYTES), --reps=N (runs per measurement, best counts;
+// default 3), --piece=KiB (input piece size, default 64).
 import { createServer } from 'node:http';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -14,17 +19,32 @@ import * as lib from '../src/index.js';
 import { DEFAULT_IN_FLIGHT_BYTES, chunksInFlight } from '../src/stream/parallel.js';
 import * as core from './bench/core.js';
 import type { Row } from './bench/core.js';
+import { type RuntimeResult, fmt, runtimeNotes, runtimeTable, runtimeVerdict } from './bench/report.js';
+import { measureInHost, missing } from './bench/runtimes.js';
+import { launchChromium } from './runtimes/chromium.js';
+import { RUNTIMES, type RuntimeName } from './runtimes/hosts.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const args = new Set(process.argv.slice(2));
+const option = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const quick = args.has('--quick');
 const MiB = 1024 * 1024;
-const TOTAL = (quick ? 64 : 256) * MiB;
+const TOTAL = Number(option('total') ?? (quick ? 64 : 256)) * MiB;
+/** workerd times a quarter of it and all of it (at least 64 MiB: shorter steps are noise), keeping both envelopes in one isolate. */
+const WORKERD_TOTAL = Math.min(Math.max(TOTAL, 64 * MiB), 128 * MiB);
 const RSS_TOTAL = (quick ? 256 : 1024) * MiB;
-const BROWSER_TOTAL = (quick ? 64 : 256) * MiB;
+const BROWSER_TOTAL = TOTAL;
 const CHUNK_SIZES = [16384, 262144];
-const PIECE = Number(process.argv.find((a) => a.startsWith('--piece='))?.slice(8) ?? 64) * 1024; // 64 KiB: what file.stream() and fetch bodies typically hand out
-const REPS = Number(process.argv.find((a) => a.startsWith('--reps='))?.slice(7) ?? 3);
+const PIECE = Number(option('piece') ?? 64) * 1024; // 64 KiB: what file.stream() and fetch bodies typically hand out
+const REPS = Number(option('reps') ?? 3);
+const unknown = option('only')?.split(',').filter((r) => !(RUNTIMES as readonly string[]).includes(r));
+if (unknown?.length) {
+  console.error(`--only: unknown runtime ${unknown.join(', ')} (known: ${RUNTIMES.join(', ')})`);
+  process.exit(2);
+}
+const selected: RuntimeName[] = args.has('--browser-only')
+  ? ['chromium']
+  : RUNTIMES.filter((r) => (option('only')?.split(',') ?? RUNTIMES).includes(r) && !(r === 'chromium' && args.has('--no-browser')));
 const cpuSeconds = () => {
   const usage = process.cpuUsage();
   return (usage.user + usage.system) / 1e6;
@@ -110,12 +130,8 @@ async function serve(): Promise<{ url: string; close: () => Promise<void> }> {
 
 async function chromiumRun(runs: { inFlightBytes?: number; total: number }[] = [{ total: BROWSER_TOTAL }]): Promise<{ version: string; rows: Row[] }> {
   ensureBundle();
-  const { chromium } = await import('playwright');
   const { url, close } = await serve();
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROME_PATH ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
     page.on('console', (message) => say(`  [chromium] ${message.text()}`));
@@ -137,24 +153,6 @@ async function chromiumRun(runs: { inFlightBytes?: number; total: number }[] = [
     await browser.close();
     await close();
   }
-}
-
-const fmt = (n: number, digits = 0) => n.toFixed(digits);
-
-function table(title: string, rows: Row[]): string[] {
-  const cpu = rows.some((r) => r.encryptCpuRatio !== undefined);
-  const lines = [
-    `${title}`,
-    `| chunk | depth | ceiling enc MB/s | EncryptStream MB/s | ratio | ceiling dec MB/s | DecryptStream MB/s | ratio |${cpu ? ' CPU ratio enc / dec |' : ''}`,
-    `| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${cpu ? ' ---: |' : ''}`,
-  ];
-  for (const r of rows) {
-    lines.push(
-      `| ${r.chunkSize / 1024} KiB | ${r.depth} | ${fmt(r.ceilingEncryptMBps)} | ${fmt(r.encryptStreamMBps)} | ${fmt(r.encryptRatio, 2)}× | ${fmt(r.ceilingDecryptMBps)} | ${fmt(r.decryptStreamMBps)} | ${fmt(r.decryptRatio, 2)}× |` +
-        (cpu ? ` ${fmt(r.encryptCpuRatio ?? 0, 2)}× / ${fmt(r.decryptCpuRatio ?? 0, 2)}× |` : ''),
-    );
-  }
-  return lines;
 }
 
 /** --sweep: throughput at several in-flight windows, Node then Chromium, to choose DEFAULT_IN_FLIGHT_BYTES. */
@@ -181,70 +179,96 @@ async function sweep(): Promise<void> {
   console.log(JSON.stringify({ sweep: rows, loadavg: loadavg() }, null, 2));
 }
 
-async function main(): Promise<void> {
-  const started = new Date().toISOString();
-  say(`sealbox bench — node ${process.version}, ${cpus().length} CPUs, load ${loadavg().map((n) => n.toFixed(1)).join(' ')}, in flight ${DEFAULT_IN_FLIGHT_BYTES / 1024} KiB`);
-
-  if (args.has('--browser-only')) {
-    const chromium = await chromiumRun();
-    for (const line of table(`Chromium ${chromium.version} in-page (${BROWSER_TOTAL / MiB} MiB)`, chromium.rows)) say(line);
-    return;
-  }
-  // Memory first, before the throughput runs allocate their envelopes.
-  say(`\n[1/3] peak RSS growth, ${RSS_TOTAL / MiB} MiB: generated source → EncryptStream → DecryptStream → counting sink`);
-  await core.roundTrip(lib, { total: 16 * MiB, chunkSize: 16384, pieceSize: PIECE });
-  const rss = await peakRssGrowth(() => core.roundTrip(lib, { total: RSS_TOTAL, chunkSize: 16384, pieceSize: PIECE }));
-  if (rss.result.bytes !== RSS_TOTAL) throw new Error(`round trip gave ${rss.result.bytes} of ${RSS_TOTAL} bytes`);
-  const memory = {
-    totalMiB: RSS_TOTAL / MiB,
-    baselineMiB: rss.baseline / MiB,
-    peakGrowthMiB: (rss.peak - rss.baseline) / MiB,
-    roundTripMBps: RSS_TOTAL / 1e6 / rss.result.seconds,
-  };
-  say(`  peak RSS growth ${fmt(memory.peakGrowthMiB, 1)} MiB (baseline ${fmt(memory.baselineMiB)} MiB), round trip ${fmt(memory.roundTripMBps)} MB/s`);
-
-  say(`\n[2/3] Node throughput, ${TOTAL / MiB} MiB per run, ${PIECE / 1024} KiB input pieces, best of ${REPS} (ceiling and stream alternate)`);
-  const node = await core.throughput(lib, {
+/** Node, in this process (with CPU time: the ceiling's over the stream's, all threads). */
+async function nodeRun(): Promise<RuntimeResult> {
+  const start = performance.now();
+  const rows = await core.throughput(lib, {
     total: TOTAL,
     chunkSizes: CHUNK_SIZES,
     pieceSize: PIECE,
     depths,
     reps: REPS,
     cpuSeconds,
-    log: (row: Row) => say(`  ${JSON.stringify(row)}`),
+    log: (row: Row) => say(`    ${JSON.stringify(row)}`),
   });
+  return { runtime: 'node', version: process.version, method: `in process, ${TOTAL / MiB} MiB, best of ${REPS}`, rows, seconds: (performance.now() - start) / 1000 };
+}
 
-  let chromium: { version: string; rows: Row[] } | { skipped: string } = { skipped: '--no-browser' };
-  if (!args.has('--no-browser')) {
-    say(`\n[3/3] Chromium in-page throughput, ${BROWSER_TOTAL / MiB} MiB per run`);
+async function measure(runtime: RuntimeName): Promise<RuntimeResult> {
+  if (runtime === 'node') return nodeRun();
+  if (runtime === 'chromium') {
+    const absent = missing('chromium');
+    if (absent) return { runtime, skipped: absent };
+    const start = performance.now();
     try {
-      chromium = await chromiumRun();
+      const { version, rows } = await chromiumRun();
+      return { runtime, version: `Chromium ${version}`, method: `in-page on dist/browser/sealbox.min.js, ${BROWSER_TOTAL / MiB} MiB, best of ${REPS}`, rows, seconds: (performance.now() - start) / 1000 };
     } catch (error) {
-      chromium = { skipped: String(error) };
-      say(`  skipped: ${String(error)}`);
+      return { runtime, error: String(error), seconds: (performance.now() - start) / 1000 };
     }
   }
+  const total = runtime === 'workerd' ? WORKERD_TOTAL : TOTAL;
+  return measureInHost(runtime, { total, chunkSizes: CHUNK_SIZES, pieceSize: PIECE, depths, reps: REPS });
+}
 
-  const ratios = node.flatMap((r) => [r.encryptRatio, r.decryptRatio]);
-  const chromiumRatios = 'rows' in chromium ? chromium.rows.flatMap((r) => [r.encryptRatio, r.decryptRatio]) : [];
+/** Peak RSS growth in Node while RSS_TOTAL bytes stream through encrypt → decrypt. */
+async function memoryRun() {
+  await core.roundTrip(lib, { total: 16 * MiB, chunkSize: 16384, pieceSize: PIECE });
+  const rss = await peakRssGrowth(() => core.roundTrip(lib, { total: RSS_TOTAL, chunkSize: 16384, pieceSize: PIECE }));
+  if (rss.result.bytes !== RSS_TOTAL) throw new Error(`round trip gave ${rss.result.bytes} of ${RSS_TOTAL} bytes`);
+  return {
+    totalMiB: RSS_TOTAL / MiB,
+    baselineMiB: rss.baseline / MiB,
+    peakGrowthMiB: (rss.peak - rss.baseline) / MiB,
+    roundTripMBps: RSS_TOTAL / 1e6 / rss.result.seconds,
+  };
+}
+
+async function main(): Promise<void> {
+  const started = new Date().toISOString();
+  say(`sealbox bench — node ${process.version}, ${cpus().length} CPUs, load ${loadavg().map((n) => n.toFixed(1)).join(' ')}, in flight ${DEFAULT_IN_FLIGHT_BYTES / 1024} KiB`);
+  const withMemory = selected.includes('node') && !args.has('--no-memory') && !args.has('--browser-only');
+
+  // Memory first, before the throughput runs allocate their envelopes.
+  let memory: Awaited<ReturnType<typeof memoryRun>> | undefined;
+  if (withMemory) {
+    say(`\npeak RSS growth, ${RSS_TOTAL / MiB} MiB: generated source → EncryptStream → DecryptStream → counting sink`);
+    memory = await memoryRun();
+    say(`  peak RSS growth ${fmt(memory.peakGrowthMiB, 1)} MiB (baseline ${fmt(memory.baselineMiB)} MiB), round trip ${fmt(memory.roundTripMBps)} MB/s`);
+  }
+
+  say(`\nthroughput, ${TOTAL / MiB} MiB per run${selected.includes('workerd') ? ` (workerd: ${WORKERD_TOTAL / 4 / MiB} and ${WORKERD_TOTAL / MiB} MiB)` : ''}, ${PIECE / 1024} KiB input pieces, best of ${REPS} (ceiling and stream alternate)`);
+  const results: RuntimeResult[] = [];
+  for (const runtime of selected) {
+    say(`  ${runtime} …`);
+    const result = await measure(runtime);
+    say(result.rows ? `  ${runtime}: done in ${fmt(result.seconds ?? 0)} s` : `  ${runtime}: ${result.skipped ? `skipped: ${result.skipped}` : `failed: ${(result.error ?? '').split('\n')[0]}`}`);
+    results.push(result);
+  }
+
+  const byRuntime = Object.fromEntries(results.map((r) => [r.runtime, r]));
+  const ratios = runtimeVerdict(results, TARGETS.ratio);
+  const chromiumRatios = byRuntime.chromium?.rows?.flatMap((r) => [r.encryptRatio, r.decryptRatio]) ?? [];
   const verdict = {
-    nodeRatioAtLeast: TARGETS.ratio,
-    nodeOk: ratios.every((r) => r >= TARGETS.ratio),
-    rssGrowthAtMostMiB: TARGETS.rssMiB,
-    rssOk: memory.peakGrowthMiB <= TARGETS.rssMiB,
-    chromiumRatioAtLeast: TARGETS.chromiumRatio,
-    chromiumOk: chromiumRatios.length > 0 && chromiumRatios.every((r) => r >= TARGETS.chromiumRatio),
+    ratioAtLeast: TARGETS.ratio,
+    ratioOk: ratios,
+    ...(byRuntime.node ? { nodeRatioAtLeast: TARGETS.ratio, nodeOk: ratios.node ?? false } : {}),
+    ...(memory ? { rssGrowthAtMostMiB: TARGETS.rssMiB, rssOk: memory.peakGrowthMiB <= TARGETS.rssMiB } : {}),
+    ...(byRuntime.chromium?.rows ? { chromiumRatioAtLeast: TARGETS.chromiumRatio, chromiumOk: chromiumRatios.length > 0 && chromiumRatios.every((r) => r >= TARGETS.chromiumRatio) } : {}),
   };
 
   say('');
-  for (const line of table(`Node ${process.version} (${TOTAL / MiB} MiB)`, node)) say(line);
-  if ('rows' in chromium) {
-    say('');
-    for (const line of table(`Chromium ${chromium.version} in-page (${BROWSER_TOTAL / MiB} MiB)`, chromium.rows)) say(line);
-  }
+  say(`Stream throughput and ratio to the runtime's own raw WebCrypto ceiling (${TOTAL / MiB} MiB per run; ✗ under ${TARGETS.ratio}×)`);
   say('');
-  say(`Peak RSS growth, ${memory.totalMiB} MiB encrypt → decrypt: ${fmt(memory.peakGrowthMiB, 1)} MiB (target ≤ ${TARGETS.rssMiB} MiB)`);
-  say(`Targets: Node ≥ ${TARGETS.ratio}× ${verdict.nodeOk ? 'met' : 'NOT met'}; RSS ${verdict.rssOk ? 'met' : 'NOT met'}; Chromium ≥ ${TARGETS.chromiumRatio}× ${verdict.chromiumOk ? 'met' : 'NOT met'}`);
+  for (const line of runtimeTable(results, TARGETS.ratio)) say(line);
+  say('');
+  for (const line of runtimeNotes(results)) say(line);
+  say('');
+  if (memory) say(`Peak RSS growth, ${memory.totalMiB} MiB encrypt → decrypt: ${fmt(memory.peakGrowthMiB, 1)} MiB (target ≤ ${TARGETS.rssMiB} MiB)`);
+  const targets = Object.entries(ratios).map(([runtime, ok]) => `${runtime} ${ok ? 'met' : 'NOT met'}`);
+  if ('rssOk' in verdict) targets.push(`RSS ≤ ${TARGETS.rssMiB} MiB ${verdict.rssOk ? 'met' : 'NOT met'}`);
+  if ('chromiumOk' in verdict) targets.push(`Chromium ≥ ${TARGETS.chromiumRatio}× ${verdict.chromiumOk ? 'met' : 'NOT met'}`);
+  say(`Targets: stream ≥ ${TARGETS.ratio}× of its ceiling: ${targets.join('; ')}`);
   say('');
   console.log(
     JSON.stringify(
@@ -256,9 +280,12 @@ async function main(): Promise<void> {
         inFlightBytes: DEFAULT_IN_FLIGHT_BYTES,
         pieceSize: PIECE,
         totalBytes: TOTAL,
-        memory,
-        nodeThroughput: node,
-        chromium,
+        workerdTotalBytes: WORKERD_TOTAL,
+        reps: REPS,
+        ...(memory ? { memory } : {}),
+        ...(byRuntime.node ? { nodeThroughput: byRuntime.node.rows } : {}),
+        ...(byRuntime.chromium ? { chromium: byRuntime.chromium.rows ? { version: byRuntime.chromium.version, rows: byRuntime.chromium.rows } : { skipped: byRuntime.chromium.skipped ?? byRuntime.chromium.error } } : {}),
+        runtimes: results,
         verdict,
       },
       null,

@@ -1,9 +1,9 @@
 /**
- * Stream throughput against each runtime's own raw WebCrypto ceiling, for
- * scripts/bench-runtimes.ts. The bodies are the ones `npm run bench` uses (scripts/bench/core.ts).
+ * Stream throughput against each runtime's own raw WebCrypto ceiling, for `npm run bench`
+ * (scripts/bench/runtimes.ts). The bodies are the ones Node runs in process (scripts/bench/core.ts).
  * `bench` runs the whole measurement where the runtime's clock can time it; `bench-step` runs one
- * timed step, for workerd, whose clock stands still while a request computes (timing side-channel
- * mitigation), so the caller times each step from outside.
+ * step, for workerd, whose clock stands still while a request computes (timing side-channel
+ * mitigation), so the caller times each step from outside (`noop` is an empty step).
  */
 import * as lib from '../../src/index.js';
 import * as core from '../../scripts/bench/core.js';
@@ -33,12 +33,17 @@ export function bench(request: BenchRequest): Promise<core.Row[]> {
   return core.throughput(lib, reps === undefined ? { total, chunkSizes, pieceSize, depths } : { total, chunkSizes, pieceSize, depths, reps });
 }
 
-/** What the decrypt steps read: an envelope, and raw AES-GCM chunks for the ceiling. */
-let prepared: { chunkSize: number; total: number; envelope: Uint8Array; sealed: Uint8Array<ArrayBuffer> } | undefined;
+/**
+ * What the decrypt steps read, per chunk size: an envelope per total (a caller that times two sizes
+ * makes both), and raw AES-GCM chunks for the ceiling, as many as the largest total needs (a
+ * smaller total reads a prefix).
+ */
+let prepared: { chunkSize: number; envelopes: Map<number, Uint8Array>; sealed: Uint8Array<ArrayBuffer>; sealedTotal: number } | undefined;
 
 function preparedFor(total: number, chunkSize: number) {
-  if (!prepared || prepared.chunkSize !== chunkSize || prepared.total !== total) throw new Error('run make-envelope first');
-  return prepared;
+  const envelope = prepared?.chunkSize === chunkSize ? prepared.envelopes.get(total) : undefined;
+  if (!prepared || !envelope || prepared.sealedTotal < total) throw new Error('run make-envelope first');
+  return { envelope, sealed: prepared.sealed };
 }
 
 /** Runs one step; returns the bytes it processed (checked by the caller). */
@@ -55,9 +60,13 @@ export async function benchStep(request: BenchStepRequest): Promise<{ bytes: num
       return { bytes: total };
     case 'encrypt-stream':
       return { bytes: (await core.encryptStream(lib, { total, chunkSize, pieceSize })).bytes };
-    case 'make-envelope':
-      prepared = { chunkSize, total, envelope: await core.makeEnvelope(lib, { total, chunkSize }), sealed: await core.rawCiphertext(total, chunkSize) };
-      return { bytes: prepared.envelope.length };
+    case 'make-envelope': {
+      if (prepared?.chunkSize !== chunkSize) prepared = { chunkSize, envelopes: new Map(), sealed: new Uint8Array(0), sealedTotal: 0 };
+      const envelope = await core.makeEnvelope(lib, { total, chunkSize });
+      prepared.envelopes.set(total, envelope);
+      if (prepared.sealedTotal < total) Object.assign(prepared, { sealed: await core.rawCiphertext(total, chunkSize), sealedTotal: total });
+      return { bytes: envelope.length };
+    }
     case 'decrypt-stream':
       return { bytes: (await core.decryptStream(lib, preparedFor(total, chunkSize).envelope, { pieceSize })).bytes };
   }

@@ -1,0 +1,61 @@
+// The tables `npm run bench` and `npm run bench:runtimes` print: one row per runtime and chunk
+// size, stream throughput next to that runtime's own raw WebCrypto ceiling.
+import type { Row } from './core.js';
+
+export const fmt = (n: number, digits = 0) => n.toFixed(digits);
+
+/** What one runtime gave: rows, or why there are none (skipped: not installed; error: it failed). */
+export interface RuntimeResult {
+  runtime: string;
+  version?: string;
+  /** How the runtime was timed (workerd: per-byte slope of two sizes timed from Node). */
+  method?: string;
+  rows?: Row[];
+  /** workerd: the same from wall time (its rows are from CPU time). */
+  wallRows?: Row[];
+  skipped?: string;
+  error?: string;
+  seconds?: number;
+}
+
+const ratio = (r: number, target: number) => `${fmt(r, 2)}×${r < target ? ' ✗' : ''}`;
+
+/** A Markdown table; ratios under `target` are marked ✗. CPU ratios (Node) get their own column. */
+export function runtimeTable(results: RuntimeResult[], target: number): string[] {
+  const cpu = results.some((r) => r.rows?.some((row) => row.encryptCpuRatio !== undefined));
+  const lines = [
+    `| runtime | chunk | depth | ceiling enc MB/s | EncryptStream MB/s | ratio | ceiling dec MB/s | DecryptStream MB/s | ratio |${cpu ? ' CPU ratio enc / dec |' : ''}`,
+    `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${cpu ? ' ---: |' : ''}`,
+  ];
+  for (const r of results) {
+    if (!r.rows) {
+      lines.push(`| ${r.runtime} | ${r.skipped ? `skipped: ${r.skipped}` : 'failed'} | | | | | | | |${cpu ? ' |' : ''}`);
+      continue;
+    }
+    for (const row of r.rows) {
+      const cpuCell = row.encryptCpuRatio === undefined ? '' : `${fmt(row.encryptCpuRatio, 2)}× / ${fmt(row.decryptCpuRatio ?? 0, 2)}×`;
+      lines.push(
+        `| ${r.runtime} | ${row.chunkSize / 1024} KiB | ${row.depth} | ${fmt(row.ceilingEncryptMBps)} | ${fmt(row.encryptStreamMBps)} | ${ratio(row.encryptRatio, target)} | ${fmt(row.ceilingDecryptMBps)} | ${fmt(row.decryptStreamMBps)} | ${ratio(row.decryptRatio, target)} |` +
+          (cpu ? ` ${cpuCell} |` : ''),
+      );
+    }
+  }
+  return lines;
+}
+
+/** Per runtime: every ratio ≥ target (false for a failed runtime; skipped ones are left out). */
+export function runtimeVerdict(results: RuntimeResult[], target: number): Record<string, boolean> {
+  return Object.fromEntries(
+    results
+      .filter((r) => !r.skipped)
+      .map((r) => [r.runtime, !!r.rows && r.rows.every((row) => row.encryptRatio >= target && row.decryptRatio >= target)]),
+  );
+}
+
+/** Where each runtime came from, under the table: versions, how timed, why skipped or failed. */
+export function runtimeNotes(results: RuntimeResult[]): string[] {
+  return results.map((r) => {
+    const what = r.rows ? [r.version, r.method].filter(Boolean).join('; ') : r.skipped ? `skipped: ${r.skipped}` : `failed: ${(r.error ?? '').split('\n')[0]}`;
+    return `- ${r.runtime}: ${what}${r.seconds === undefined ? '' : ` (${fmt(r.seconds)} s)`}`;
+  });
+}
