@@ -96,6 +96,8 @@ export interface ProxyServerOptions {
   port?: number;
   /** Default 127.0.0.1. */
   host?: string;
+  /** How long `close()` lets requests in flight finish before it cuts their connections (default 5000 ms). */
+  closeGraceMs?: number;
 }
 
 export interface ProxyServer {
@@ -105,6 +107,7 @@ export interface ProxyServer {
   proxy: Proxy;
   /** The audit file, when the config names one. */
   auditPath: string | undefined;
+  /** Stops listening, lets requests in flight finish (up to `closeGraceMs`), then closes the audit file. */
   close(): Promise<void>;
 }
 
@@ -153,13 +156,31 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
     proxy,
     auditPath: auditFile?.path,
     async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await closeGracefully(server, options.closeGraceMs ?? 5000);
       await auditFile?.close();
     },
   };
+}
+
+/**
+ * Stops taking connections, lets requests in flight finish (their audit records are written before
+ * the audit file closes), closes keep-alive connections as they fall idle, and cuts whatever is
+ * still open after `graceMs`.
+ */
+async function closeGracefully(server: Server, graceMs: number): Promise<void> {
+  const closeWhenIdle = (_req: unknown, res: { once(event: 'close', listener: () => void): unknown }) => {
+    res.once('close', () => server.closeIdleConnections());
+  };
+  server.on('request', closeWhenIdle);
+  await new Promise<void>((resolve) => {
+    const force = setTimeout(() => server.closeAllConnections(), graceMs);
+    server.close(() => {
+      clearTimeout(force);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+  server.off('request', closeWhenIdle);
 }
 
 /**
