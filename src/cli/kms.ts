@@ -1,6 +1,6 @@
 /** `sealbox kms`: run the local KMS (AWS KMS JSON 1.1 API) on this machine. */
-import { parseArgs } from 'node:util';
 import { EXIT } from './main.js';
+import { parsePort, parseServerArgs, reportListenError, serveUntilSignal } from './shared/serve.js';
 
 const HELP = `Usage: sealbox kms [options]
 
@@ -22,46 +22,34 @@ Environment:
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        port: { type: 'string' },
-        host: { type: 'string' },
-        data: { type: 'string' },
-        seed: { type: 'string' },
-        region: { type: 'string' },
-        account: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (e) {
-    console.error(`sealbox kms: ${(e as Error).message}\n\n${HELP}`);
-    return EXIT.USAGE;
-  }
-  if (values.help) {
-    console.log(HELP);
-    return EXIT.OK;
-  }
-  const port = values.port === undefined ? 4599 : Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error(`sealbox kms: --port must be 0–65535`);
-    return EXIT.USAGE;
-  }
+  const values = parseServerArgs(
+    'kms',
+    argv,
+    {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      data: { type: 'string' },
+      seed: { type: 'string' },
+      region: { type: 'string' },
+      account: { type: 'string' },
+    },
+    HELP,
+  );
+  if (typeof values === 'number') return values;
+  const port = parsePort('kms', values.port, 4599);
+  if (port === undefined) return EXIT.USAGE;
+  const host = values.host ?? '127.0.0.1';
   const { startLocalKmsServer } = await import('../kms/index.js');
   const dataDir = values.data ?? '.sealbox/kms';
   let server;
   try {
-    const options: Parameters<typeof startLocalKmsServer>[0] = { dataDir, port, host: values.host ?? '127.0.0.1' };
+    const options: Parameters<typeof startLocalKmsServer>[0] = { dataDir, port, host };
     if (values.seed !== undefined) options.seed = values.seed;
     if (values.region !== undefined) options.region = values.region;
     if (values.account !== undefined) options.account = values.account;
     server = await startLocalKmsServer(options);
   } catch (e) {
-    console.error(`sealbox kms: ${(e as Error).message}`);
+    reportListenError('kms', e, host, port);
     return EXIT.FAILURE;
   }
   console.log(
@@ -80,16 +68,5 @@ export async function run(argv: string[]): Promise<number> {
       `  AWS_ENDPOINT_URL_KMS=${server.url}`,
     ].join('\n'),
   );
-  return new Promise<number>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      server.close().then(
-        () => resolve(EXIT.OK),
-        () => resolve(EXIT.FAILURE),
-      );
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  return serveUntilSignal('kms', () => server.close());
 }

@@ -2,8 +2,8 @@
  * `sealbox proxy --config proxy.json [--port 4600] [--host 127.0.0.1]`: the KMS proxy on Node.
  * The config file is documented in src/proxy/config.ts and the README's "Proxy" section.
  */
-import { parseArgs } from 'node:util';
 import { EXIT } from './main.js';
+import { parsePort, parseServerArgs, reportListenError, serveUntilSignal } from './shared/serve.js';
 
 const HELP = `Usage: sealbox proxy --config proxy.json [--port 4600] [--host 127.0.0.1]
 
@@ -22,36 +22,23 @@ AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN when the file has none; "secretEnv" in
 "secretAccessKeyEnv" in auth.sigv4.keys name variables holding those secrets.`;
 
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string', short: 'c' },
-        port: { type: 'string', short: 'p' },
-        host: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (e) {
-    console.error(`sealbox proxy: ${(e as Error).message}\n\n${HELP}`);
-    return EXIT.USAGE;
-  }
-  if (values.help) {
-    console.log(HELP);
-    return EXIT.OK;
-  }
+  const values = parseServerArgs(
+    'proxy',
+    argv,
+    {
+      config: { type: 'string', short: 'c' },
+      port: { type: 'string', short: 'p' },
+      host: { type: 'string' },
+    },
+    HELP,
+  );
+  if (typeof values === 'number') return values;
   if (values.config === undefined) {
     console.error(`sealbox proxy: --config is required\n\n${HELP}`);
     return EXIT.USAGE;
   }
-  const port = values.port === undefined ? 4600 : Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error(`sealbox proxy: --port must be a number from 0 to 65535 (got '${values.port}')`);
-    return EXIT.USAGE;
-  }
+  const port = parsePort('proxy', values.port, 4600);
+  if (port === undefined) return EXIT.USAGE;
   const host = values.host ?? '127.0.0.1';
   const { loadProxyConfig, startProxyServer } = await import('../proxy/node.js');
   let server;
@@ -59,23 +46,9 @@ export async function run(argv: string[]): Promise<number> {
     const config = await loadProxyConfig(values.config);
     server = await startProxyServer({ config, port, host });
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'EADDRINUSE') console.error(`sealbox proxy: port ${port} on ${host} is already in use; pick another with --port`);
-    else console.error(`sealbox proxy: ${err.message}`);
-    return err.name === 'ProxyConfigError' ? EXIT.USAGE : EXIT.FAILURE;
+    reportListenError('proxy', e, host, port);
+    return (e as Error).name === 'ProxyConfigError' ? EXIT.USAGE : EXIT.FAILURE;
   }
   console.log(`Sealbox proxy: ${server.url}${server.auditPath ? `  (audit: ${server.auditPath})` : ''}`);
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = () => {
-      if (stopping) process.exit(EXIT.FAILURE);
-      stopping = true;
-      server.close().then(
-        () => resolve(EXIT.OK),
-        () => resolve(EXIT.FAILURE),
-      );
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  return serveUntilSignal('proxy', () => server.close());
 }
