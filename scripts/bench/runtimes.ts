@@ -60,20 +60,23 @@ function slopeRow(best: Best, small: number, large: number, chunkSize: number, d
  *
  * Each measurement is the per-byte slope between a step over `total / 4` and one over `total`
  * (best of `2 × reps` each), not one request's time less an empty request's round trip. A whole
- * request also pays fixed costs that are not throughput and that the two sides do not share: the
- * 4 MiB pattern generated in JavaScript, key import, the keyring's HKDF and commitment, setting up
- * the pipe, HTTP and JSON, 5–15 ms of a 20–50 ms step at 16–64 MiB. The round trip of an empty
- * request cancels none of them; the slope cancels all of them.
+ * request also pays fixed costs that are not throughput: the 4 MiB pattern generated in
+ * JavaScript, key import, the keyring's HKDF and commitment, setting up the pipe; 5–15 ms at
+ * 16–64 MiB, against steps of 5–50 ms. The empty request's round trip cancels only HTTP and JSON;
+ * the slope cancels all of them. With single requests of 16 MiB the short 256 KiB ceiling steps
+ * were mostly fixed cost, which made the 256 KiB ratios look like 0.7–1.0× instead of about 0.4×.
  *
- * And it is the slope of workerd's CPU time (all its threads, from /proc), where Linux gives it,
- * not of wall time: crypto.subtle in workerd runs synchronously on the isolate's thread (the
- * promise is settled when `encrypt` returns), so a step is one thread computing and its CPU time
- * is its duration on an idle machine; on a shared one, wall time also counts the time other
- * processes held the CPU, and slopes of wall time swung by 2× between runs. Wall-time rows are in
- * the JSON (`wallRows`).
+ * It is the slope of workerd's CPU time (all its threads, from /proc) where Linux gives it, not of
+ * wall time: crypto.subtle in workerd runs synchronously on the isolate's thread (the promise is
+ * already settled when `encrypt` returns), so a step is one thread computing, and its CPU time
+ * leaves out the time other processes held the CPU. Wall-time rows are in the JSON (`wallRows`).
  *
  * Synchronous crypto also means that the "ceiling" is AES-GCM in a plain loop, whatever the depth,
  * and that none of the streams' own work overlaps it (in Node it overlaps the thread pool's AES).
+ * So in workerd the ratio is AES time over AES time plus the Web Streams' own cost, which there is
+ * high: measured in workerd alone, the generated source through a plain TransformStream that
+ * re-enqueues each 64 KiB piece as four 16 KiB views into the counting sink, no crypto, took about
+ * 15 µs per 16 KiB, more than AES-GCM of 16 KiB (about 12 µs).
  */
 async function workerdSlopes(host: Host, { total, chunkSizes, pieceSize, depths, reps }: HostBenchOptions): Promise<{ rows: Row[]; wallRows: Row[]; clock: string }> {
   const small = total / 4;
