@@ -6,14 +6,16 @@
  *
  * Memory: at most `chunksInFlight` chunks are being sealed or opened at once, one partial chunk is
  * buffered (copied, into a recycled buffer), whole chunks inside a written piece are used as
- * views, never copied, and each chunk's output is enqueued as WebCrypto returned it. The readable
- * side queues up to `inFlightBytes` before the writer is held back; one huge write still produces
- * all of its output before the next write is taken (write pieces of a few MiB at most).
+ * views, never copied, and outputs are enqueued as they come, or joined into pieces of 64 KiB where
+ * that pays (./output.ts). The readable side queues up to `inFlightBytes` before the writer is held
+ * back; one huge write still produces all of its output before the next write is taken (write
+ * pieces of a few MiB at most).
  */
 import { SealboxError } from '../errors.js';
 import { isBytes } from '../crypto/bytes.js';
 import { COBBLESTONE_HEADER_BYTES, type MessageKeys, STANDARD_CHUNK_SIZE, TAG_BYTES, openChunk, sealChunk } from './cobblestone.js';
 import { DEFAULT_IN_FLIGHT_BYTES, OrderedWindow, chunksInFlight } from './parallel.js';
+import { type ChunkOutput, chunkOutput } from './output.js';
 import { ByteCollector, Rechunker } from './rechunk.js';
 
 export interface StreamTuning {
@@ -78,6 +80,7 @@ export class SealTransformer implements Transformer<Uint8Array, Uint8Array> {
   #keys: MessageKeys | undefined;
   #rechunk: Rechunker | undefined;
   #window: OrderedWindow<Uint8Array> | undefined;
+  #output: ChunkOutput | undefined;
   #index = 0;
 
   constructor(begin: () => Promise<SealSession>, tuning?: StreamTuning) {
@@ -89,10 +92,12 @@ export class SealTransformer implements Transformer<Uint8Array, Uint8Array> {
     const session = await this.#begin();
     this.#keys = session.keys;
     this.#rechunk = new Rechunker(session.chunkSize, false, copiesInput(session.keys));
+    const output = (this.#output = await chunkOutput(session.keys.aead, (bytes) => controller.enqueue(bytes)));
     this.#window = new OrderedWindow<Uint8Array>(
       chunksInFlight(session.chunkSize, this.#inFlightBytes),
-      (sealed) => controller.enqueue(sealed),
+      (sealed) => output.push(sealed),
       (error) => controller.error(error),
+      () => output.flush(),
     );
     controller.enqueue(session.head);
   }
@@ -114,11 +119,13 @@ export class SealTransformer implements Transformer<Uint8Array, Uint8Array> {
     if (full) await full;
     window.add(sealChunk(this.#keys!, this.#index++, this.#rechunk!.end()));
     await window.drain();
+    this.#output!.flush();
   }
 
   cancel(reason: unknown): void {
     this.#window?.stop(abortedError(reason));
     this.#rechunk?.clear();
+    this.#output?.clear();
   }
 }
 
@@ -151,6 +158,7 @@ export class OpenTransformer implements Transformer<Uint8Array, Uint8Array> {
   #rechunk: Rechunker | undefined;
   #window: OrderedWindow<Uint8Array> | undefined;
   #controller: TransformStreamDefaultController<Uint8Array> | undefined;
+  #output: ChunkOutput | undefined;
   #index = 0;
   #cancelled: SealboxError | undefined;
 
@@ -178,10 +186,13 @@ export class OpenTransformer implements Transformer<Uint8Array, Uint8Array> {
     const controller = this.#controller!;
     this.#keys = keys;
     this.#rechunk = new Rechunker(chunkSize + TAG_BYTES, true, copiesInput(keys));
+    const output = (this.#output = await chunkOutput(keys.aead, (bytes) => controller.enqueue(bytes)));
+    if (this.#cancelled) throw this.#cancelled;
     this.#window = new OrderedWindow<Uint8Array>(
       chunksInFlight(chunkSize, this.#inFlightBytes),
-      (plaintext) => controller.enqueue(plaintext),
+      (plaintext) => output.push(plaintext),
       (error) => controller.error(error),
+      () => output.flush(),
     );
     for (const part of rest) await this.#write(part);
   }
@@ -216,6 +227,7 @@ export class OpenTransformer implements Transformer<Uint8Array, Uint8Array> {
     if (full) await full;
     window.add(openChunk(this.#keys!, this.#index++, rest));
     await window.drain();
+    this.#output!.flush();
   }
 
   cancel(reason: unknown): void {
@@ -223,6 +235,7 @@ export class OpenTransformer implements Transformer<Uint8Array, Uint8Array> {
     this.#window?.stop(this.#cancelled);
     this.#rechunk?.clear();
     this.#collector?.clear();
+    this.#output?.clear();
   }
 }
 

@@ -59,12 +59,15 @@ export class OrderedWindow<T> {
   #failure: { error: unknown } | undefined;
   readonly #emit: (value: T) => void;
   readonly #fail: (error: unknown) => void;
+  readonly #idle: (() => void) | undefined;
 
-  constructor(capacity: number, emit: (value: T) => void, fail: (error: unknown) => void) {
+  /** `idle` is called whenever every task added so far has been emitted. */
+  constructor(capacity: number, emit: (value: T) => void, fail: (error: unknown) => void, idle?: () => void) {
     this.capacity = Math.max(1, capacity);
     this.resumeAt = resumeAtFor(this.capacity);
     this.#emit = emit;
     this.#fail = fail;
+    this.#idle = idle;
   }
 
   /** Tasks started and not yet emitted. */
@@ -155,6 +158,7 @@ export class OrderedWindow<T> {
       }
       try {
         this.#emit(slot.value as T);
+        if (this.#slots.length === 0) this.#idle?.();
       } catch (error) {
         // The consumer went away (the readable side was cancelled or errored).
         this.stop(error);
