@@ -8,7 +8,8 @@
  *     "endpoint": "https://kms.eu-west-1.amazonaws.com",   // default: AWS KMS in `region`
  *     "region": "eu-west-1",
  *     "credentials": { "accessKeyId": "…", "secretAccessKey": "…", "sessionToken": "…" },
- *     "timeoutMs": 10000                       // per upstream call (default 10 s)
+ *     "timeoutMs": 10000,                      // per upstream call (default 10 s)
+ *     "viaService": "proxy.sealbox.local"      // local KMS only: kms:ViaService for key policies
  *   },
  *   "auth": {
  *     "jwt": {                                 // browsers: Authorization: Bearer <JWT>
@@ -49,6 +50,13 @@ export interface UpstreamConfig {
   timeoutMs?: number;
   /** The fetch used for upstream calls (default the global `fetch`). */
   fetch?: typeof fetch;
+  /**
+   * Sealbox's local KMS: sent as the signed `x-sealbox-via-service` header, which the KMS's key
+   * policies see as `kms:ViaService` when the proxy's credential is `trustedForViaService`, so a key
+   * can be usable only through this proxy. AWS KMS ignores the header (there only AWS services set
+   * `kms:ViaService`).
+   */
+  viaService?: string;
 }
 
 export interface JwtConfig {
@@ -217,6 +225,7 @@ export function validateConfig(config: ProxyConfig): ProxyConfig & { policy: Pol
   nonEmptyString(u.credentials.accessKeyId, 'upstream.credentials.accessKeyId');
   nonEmptyString(u.credentials.secretAccessKey, 'upstream.credentials.secretAccessKey');
   positive(u.timeoutMs, 'upstream.timeoutMs');
+  if (u.viaService !== undefined) nonEmptyString(u.viaService, 'upstream.viaService');
 
   if (!isRecord(config.auth)) throw new ProxyConfigError('auth is required: { jwt?, sigv4? }');
   const { jwt, sigv4 } = config.auth;

@@ -7,6 +7,9 @@ import { AwsClient } from 'aws4fetch';
 import { DEFAULTS, type UpstreamConfig } from './config.js';
 import { JSON_CONTENT_TYPE, ProxyError } from './errors.js';
 
+/** The header the local KMS reads `kms:ViaService` from (src/kms/principals.ts). */
+const VIA_SERVICE_HEADER = 'x-sealbox-via-service';
+
 export interface UpstreamResult {
   status: number;
   /** The parsed JSON body (an object). */
@@ -24,6 +27,7 @@ export class Upstream {
   readonly #client: AwsClient;
   readonly #timeoutMs: number;
   readonly #fetch: typeof fetch;
+  readonly #viaService: string | undefined;
 
   constructor(config: UpstreamConfig) {
     this.endpoint = config.endpoint ?? awsKmsEndpoint(config.region);
@@ -38,13 +42,19 @@ export class Upstream {
     });
     this.#timeoutMs = config.timeoutMs ?? DEFAULTS.timeoutMs;
     this.#fetch = config.fetch ?? ((input, init) => fetch(input, init));
+    this.#viaService = config.viaService;
   }
 
   /** Calls `TrentService.<op>` with `input`; resolves with the upstream's status and JSON (success or KMS error). */
   async call(op: string, input: Record<string, unknown>): Promise<UpstreamResult> {
     const signed = await this.#client.sign(this.endpoint, {
       method: 'POST',
-      headers: { 'content-type': JSON_CONTENT_TYPE, 'x-amz-target': `TrentService.${op}` },
+      headers: {
+        'content-type': JSON_CONTENT_TYPE,
+        'x-amz-target': `TrentService.${op}`,
+        // Signed with the rest, so the KMS can trust it from this credential.
+        ...(this.#viaService === undefined ? {} : { [VIA_SERVICE_HEADER]: this.#viaService }),
+      },
       body: JSON.stringify(input),
     });
     const controller = new AbortController();
