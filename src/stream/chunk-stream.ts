@@ -7,7 +7,7 @@
  * Memory: at most `chunksInFlight` chunks are being sealed or opened at once, one partial chunk is
  * buffered (copied, into a recycled buffer), whole chunks inside a written piece are used as
  * views, never copied, and outputs are enqueued as they come, or joined into pieces of 64 KiB where
- * that pays (./output.ts). The readable side queues up to `inFlightBytes` before the writer is held
+ * that pays (workerd: ./output.ts). The readable side queues up to `inFlightBytes` before the writer is held
  * back; one huge write still produces all of its output before the next write is taken (write
  * pieces of a few MiB at most).
  */
@@ -92,7 +92,7 @@ export class SealTransformer implements Transformer<Uint8Array, Uint8Array> {
     const session = await this.#begin();
     this.#keys = session.keys;
     this.#rechunk = new Rechunker(session.chunkSize, false, copiesInput(session.keys));
-    const output = (this.#output = await chunkOutput(session.keys.aead, (bytes) => controller.enqueue(bytes)));
+    const output = (this.#output = chunkOutput((bytes) => controller.enqueue(bytes)));
     this.#window = new OrderedWindow<Uint8Array>(
       chunksInFlight(session.chunkSize, this.#inFlightBytes),
       (sealed) => output.push(sealed),
@@ -186,8 +186,7 @@ export class OpenTransformer implements Transformer<Uint8Array, Uint8Array> {
     const controller = this.#controller!;
     this.#keys = keys;
     this.#rechunk = new Rechunker(chunkSize + TAG_BYTES, true, copiesInput(keys));
-    const output = (this.#output = await chunkOutput(keys.aead, (bytes) => controller.enqueue(bytes)));
-    if (this.#cancelled) throw this.#cancelled;
+    const output = (this.#output = chunkOutput((bytes) => controller.enqueue(bytes)));
     this.#window = new OrderedWindow<Uint8Array>(
       chunksInFlight(chunkSize, this.#inFlightBytes),
       (plaintext) => output.push(plaintext),

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EncryptStream, RawAesKeyring } from '../../../src/index.js';
-import { JoiningOutput, OUTPUT_JOIN_BYTES, chunkOutput, webCryptoSettlesInline } from '../../../src/stream/output.js';
+import { JoiningOutput, OUTPUT_JOIN_BYTES, chunkOutput, joinsOutputs } from '../../../src/stream/output.js';
 
 test('JoiningOutput joins outputs under 64 KiB into one piece, in order, and passes large ones through', () => {
   const out: Uint8Array[] = [];
@@ -24,11 +24,17 @@ test('JoiningOutput joins outputs under 64 KiB into one piece, in order, and pas
   assert.equal(out.length, 3, 'clear drops what was held');
 });
 
-test("Node's WebCrypto settles on the thread pool, not inline: outputs are enqueued as they come", async () => {
-  assert.equal(await webCryptoSettlesInline(), false);
-  const key = await crypto.subtle.importKey('raw', new Uint8Array(32), 'AES-GCM', false, ['encrypt']);
-  assert.ok(!((await chunkOutput({ subtle: key }, () => {})) instanceof JoiningOutput));
-  assert.ok((await chunkOutput({ raw: new Uint8Array(32) }, () => {})) instanceof JoiningOutput, 'the noble fallback is inline');
+test('outputs are joined in Cloudflare Workers only (by their user agent)', (t) => {
+  assert.equal(joinsOutputs(), false);
+  assert.ok(!(chunkOutput(() => {}) instanceof JoiningOutput));
+  const before = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
+  Object.defineProperty(globalThis, 'navigator', { value: { userAgent: 'Cloudflare-Workers' }, configurable: true, writable: true });
+  t.after(() => {
+    if (before) Object.defineProperty(globalThis, 'navigator', before);
+    else delete (globalThis as { navigator?: unknown }).navigator;
+  });
+  assert.equal(joinsOutputs(), true);
+  assert.ok(chunkOutput(() => {}) instanceof JoiningOutput);
 });
 
 test('EncryptStream in Node: one enqueue per 16 KiB chunk, the same bytes as ever', async () => {
