@@ -7,7 +7,7 @@
  * console.log(server.url);
  * ```
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { getRequestListener } from '@hono/node-server';
@@ -135,6 +135,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
   const { proxy, auditFile } = await createNodeProxy(options.config);
   const host = options.host ?? '127.0.0.1';
   const server: Server = createServer({ keepAliveTimeout: 65_000 }, getRequestListener((req) => proxy.fetch(req)));
+  const inFlight = trackResponses(server);
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -156,22 +157,28 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
     proxy,
     auditPath: auditFile?.path,
     async close() {
-      await closeGracefully(server, options.closeGraceMs ?? 5000);
+      await closeGracefully(server, inFlight, options.closeGraceMs ?? 5000);
       await auditFile?.close();
     },
   };
 }
 
+/** The responses not yet finished, so that closing can end their connections once they are. */
+function trackResponses(server: Server): Set<ServerResponse> {
+  const inFlight = new Set<ServerResponse>();
+  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+  });
+  return inFlight;
+}
+
 /**
  * Stops taking connections, lets requests in flight finish (their audit records are written before
- * the audit file closes), closes keep-alive connections as they fall idle, and cuts whatever is
- * still open after `graceMs`.
+ * the audit file closes), ends their keep-alive connections once they have answered, and cuts
+ * whatever is still open after `graceMs`.
  */
-async function closeGracefully(server: Server, graceMs: number): Promise<void> {
-  const closeWhenIdle = (_req: unknown, res: { once(event: 'close', listener: () => void): unknown }) => {
-    res.once('close', () => server.closeIdleConnections());
-  };
-  server.on('request', closeWhenIdle);
+async function closeGracefully(server: Server, inFlight: Set<ServerResponse>, graceMs: number): Promise<void> {
   await new Promise<void>((resolve) => {
     const force = setTimeout(() => server.closeAllConnections(), graceMs);
     server.close(() => {
@@ -179,8 +186,13 @@ async function closeGracefully(server: Server, graceMs: number): Promise<void> {
       resolve();
     });
     server.closeIdleConnections();
+    for (const res of inFlight) {
+      // Not yet answered: answer with `Connection: close`, so the socket ends with the response.
+      if (!res.headersSent) res.setHeader('connection', 'close');
+      // Answered already (a streamed body): its socket falls idle just after the response ends.
+      res.once('close', () => setImmediate(() => server.closeIdleConnections()));
+    }
   });
-  server.off('request', closeWhenIdle);
 }
 
 /**

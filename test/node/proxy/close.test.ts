@@ -103,7 +103,7 @@ after(async () => {
 
 test('close() lets requests in flight finish and writes their audit records before it resolves', async () => {
   const auditFile = join(dir, 'graceful.audit.jsonl');
-  const proxy = await startProxy(auditFile);
+  const proxy = await startProxy(auditFile, 20_000);
   delayMs = 0;
   assert.equal((await generateDataKey(proxy)).status, 200, 'warm-up over a keep-alive connection');
   delayMs = 600;
@@ -118,8 +118,12 @@ test('close() lets requests in flight finish and writes their audit records befo
     const body = (await response.json()) as { KeyId?: string; Plaintext?: string };
     assert.ok(body.KeyId?.endsWith(KEY) && body.Plaintext, 'the whole answer arrived');
   }
+  const answered = performance.now();
   await closing;
   assert.equal(closed, true);
+  // Keep-alive connections end with their last answer: close() does not sit out the grace period.
+  const after = performance.now() - answered;
+  assert.ok(after < 3000, `close() resolved ${Math.round(after)} ms after the last answer (grace 20 s)`);
   const lines = (await readFile(auditFile, 'utf8')).trim().split('\n');
   assert.equal(lines.filter((line) => line.includes('GenerateDataKey')).length, 3, 'the warm-up and both requests in flight are in the audit file');
 });
