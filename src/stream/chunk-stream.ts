@@ -171,9 +171,13 @@ export class OpenTransformer implements Transformer<Uint8Array, Uint8Array> {
     this.#controller = controller;
   }
 
-  async transform(data: Uint8Array): Promise<void> {
-    if (!isBytes(data)) throw notBytes();
-    if (this.#rechunk) return this.#write(data);
+  /** Not `async`: once the head is read, a piece goes straight to `#write` (no extra promise). */
+  transform(data: Uint8Array): Promise<void> {
+    if (!isBytes(data)) return Promise.reject(notBytes());
+    return this.#rechunk ? this.#write(data) : this.#readHead(data);
+  }
+
+  async #readHead(data: Uint8Array): Promise<void> {
     const collector = this.#collector!;
     collector.push(data);
     const needed = this.#head.needed(collector);

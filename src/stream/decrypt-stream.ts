@@ -42,6 +42,9 @@ export class DecryptStream extends TransformStream<Uint8Array, Uint8Array> {
     });
     // Nobody has to look at .header: a rejection there must not be an unhandled one.
     header.catch(() => {});
+    // Once the header resolved, later failures need not (and cannot) reject it: pieces then skip
+    // the wrapper below.
+    let headerSettled = false;
 
     const head: HeadReader = {
       needed(buffered) {
@@ -53,6 +56,7 @@ export class DecryptStream extends TransformStream<Uint8Array, Uint8Array> {
         const parsed = parseEnvelopeHeader(bytes.subarray(0, headerLength), limits);
         const keys = await startDecryption(parsed, bytes.subarray(headerLength), options);
         resolveHeader(headerInfo(parsed));
+        headerSettled = true;
         return { keys, chunkSize: parsed.protected.chunkSize };
       },
       incomplete(buffered) {
@@ -78,7 +82,7 @@ export class DecryptStream extends TransformStream<Uint8Array, Uint8Array> {
     // TypeScript's Transformer type; runtimes without it still stop, as writes then fail.
     const transformer: Transformer<Uint8Array, Uint8Array> & { cancel(reason: unknown): void } = {
       start: (controller) => core.start(controller),
-      transform: (chunk) => failHeader(core.transform(chunk)),
+      transform: (chunk) => (headerSettled ? core.transform(chunk) : failHeader(core.transform(chunk))),
       flush: () => failHeader(core.flush()),
       cancel: (reason) => {
         rejectHeader(abortedError(reason));
