@@ -115,17 +115,26 @@ export const isValidRegion = (r: string) => REGION_RE.test(r) && r.length <= 32;
 export const isValidAccount = (a: string) => ACCOUNT_RE.test(a);
 export const isValidKeyId = (id: string) => KEY_ID_RE.test(id);
 
-/** Writes `data` to `path` durably and atomically (temp, fsync, rename, fsync dir). */
+/**
+ * Writes `data` to `path` durably and atomically (temp, fsync, rename, fsync dir). A write that
+ * fails (a full disk, say) removes its temp file at once, so failed writes do not pile up and eat
+ * the space that is left; the old file stays as it was.
+ */
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
   try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (error) {
+    await rm(tmp, { force: true }).catch(() => {});
+    throw error;
   }
-  await rename(tmp, path);
   await fsyncDir(dirname(path));
 }
 
