@@ -44,10 +44,11 @@ function resumeAtFor(capacity: number): number {
 /**
  * An in-order window over concurrent tasks, for the streams: `add` starts tracking a task; once
  * `capacity` tasks are pending, `room()` resolves only when the window has drained to `resumeAt`
- * pending, so a caller that awaits it before each `add` never has more than `capacity` in flight. Results are handed to
- * `emit` strictly in the order the tasks were added, as soon as every earlier one has finished (not
- * when the window happens to fill), so a slow writer still sees its output promptly. The first failure in that order goes to `fail`
- * (once); results after it are dropped, and so the error does not depend on timing.
+ * pending, so a caller that awaits it before each `add` never has more than `capacity` in flight.
+ * Results are handed to `emit` strictly in the order the tasks were added, as soon as every earlier
+ * one has finished (not when the window happens to fill), so a slow writer still sees its output
+ * promptly. The first failure in that order goes to `fail` (once); results after it are dropped,
+ * and so the error does not depend on timing.
  */
 export class OrderedWindow<T> {
   readonly capacity: number;
