@@ -107,7 +107,11 @@ export interface ProxyServer {
   proxy: Proxy;
   /** The audit file, when the config names one. */
   auditPath: string | undefined;
-  /** Stops listening, lets requests in flight finish (up to `closeGraceMs`), then closes the audit file. */
+  /**
+   * Stops listening, lets requests in flight finish (up to `closeGraceMs`, then cuts their
+   * connections), waits for calls still being handled (each ends within the upstream timeout) so
+   * that every call's audit record is written, then closes the audit file.
+   */
   close(): Promise<void>;
 }
 
@@ -134,7 +138,17 @@ export async function createNodeProxy(config: NodeProxyConfig): Promise<{ proxy:
 export async function startProxyServer(options: ProxyServerOptions): Promise<ProxyServer> {
   const { proxy, auditFile } = await createNodeProxy(options.config);
   const host = options.host ?? '127.0.0.1';
-  const server: Server = createServer({ keepAliveTimeout: 65_000 }, getRequestListener((req) => proxy.fetch(req)));
+  // Calls being handled, whether or not their client is still connected: close() waits for them
+  // (each ends within the upstream timeout) so that their audit records are written.
+  const handling = new Set<Promise<unknown>>();
+  const handle = (req: Request): Promise<Response> => {
+    const call = proxy.fetch(req);
+    handling.add(call);
+    const done = () => handling.delete(call);
+    call.then(done, done);
+    return call;
+  };
+  const server: Server = createServer({ keepAliveTimeout: 65_000 }, getRequestListener(handle));
   const inFlight = trackResponses(server);
   try {
     await new Promise<void>((resolve, reject) => {
@@ -158,6 +172,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
     auditPath: auditFile?.path,
     async close() {
       await closeGracefully(server, inFlight, options.closeGraceMs ?? 5000);
+      await Promise.allSettled([...handling]);
       await auditFile?.close();
     },
   };
