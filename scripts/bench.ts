@@ -8,7 +8,7 @@
 // --no-browser (not Chromium), --browser-only (just Chromium, no memory run), --no-memory,
 // --total=MiB (per run), --json-only, --sweep (throughput at several in-flight windows, Node and
 // Chromium, to choose DEFAULT_IN_FLIGHT_BYTES), --reps=N (runs per measurement, best counts;
-// default 3), --piece=KiB (input piece size, default 64).
+// default 5), --piece=KiB (input piece size, default 64).
 import { createServer } from 'node:http';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -36,7 +36,7 @@ const RSS_TOTAL = (quick ? 256 : 1024) * MiB;
 const BROWSER_TOTAL = TOTAL;
 const CHUNK_SIZES = [16384, 262144];
 const PIECE = Number(option('piece') ?? 64) * 1024; // 64 KiB: what file.stream() and fetch bodies typically hand out
-const REPS = Number(option('reps') ?? 3);
+const REPS = Number(option('reps') ?? 5);
 const unknown = option('only')?.split(',').filter((r) => !(RUNTIMES as readonly string[]).includes(r));
 if (unknown?.length) {
   console.error(`--only: unknown runtime ${unknown.join(', ')} (known: ${RUNTIMES.join(', ')})`);
