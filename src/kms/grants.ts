@@ -11,9 +11,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { StoreError, isValidAccount, isValidRegion, writeFileAtomic, fsyncDir, type KeyStore } from './store.js';
+import { loadAccountFiles, writeFileAtomic, fsyncDir, type KeyStore } from './store.js';
 
 export const GRANT_OPERATIONS = [
   'Decrypt',
@@ -125,31 +125,17 @@ export class GrantStore {
     const gs = new GrantStore(dataDir);
     const root = join(dataDir, 'grants');
     if (!existsSync(root)) return gs;
-    for (const region of await readdir(root)) {
-      if (!isValidRegion(region)) throw new StoreError(`unexpected entry ${join(root, region)} in the grant store`);
-      for (const name of await readdir(join(root, region))) {
-        const path = join(root, region, name);
-        if (name.includes('.tmp-')) {
-          await rm(path, { force: true });
-          continue;
+    await loadAccountFiles(root, 'grant', (region, account, json) => {
+      const parsed = json as { format?: unknown; grants?: unknown };
+      if (parsed.format !== 'sealbox-kms-grants' || !Array.isArray(parsed.grants)) throw new Error('bad format');
+      for (const g of parsed.grants as GrantRecord[]) {
+        if (typeof g?.grantId !== 'string' || !GRANT_ID_RE.test(g.grantId) || typeof g.keyId !== 'string' || !Array.isArray(g.operations)) {
+          throw new Error('bad grant');
         }
-        const account = name.replace(/\.json$/, '');
-        if (!name.endsWith('.json') || !isValidAccount(account)) throw new StoreError(`unexpected file ${path} in the grant store`);
-        try {
-          const parsed = JSON.parse(await readFile(path, 'utf8')) as { format?: unknown; grants?: unknown };
-          if (parsed.format !== 'sealbox-kms-grants' || !Array.isArray(parsed.grants)) throw new Error('bad format');
-          for (const g of parsed.grants as GrantRecord[]) {
-            if (typeof g?.grantId !== 'string' || !GRANT_ID_RE.test(g.grantId) || typeof g.keyId !== 'string' || !Array.isArray(g.operations)) {
-              throw new Error('bad grant');
-            }
-            if (g.region !== region || g.account !== account) throw new Error(`grant ${g.grantId} belongs elsewhere`);
-          }
-          gs.#byAccount.set(`${region}/${account}`, parsed.grants as GrantRecord[]);
-        } catch (e) {
-          throw new StoreError(`grant file ${path} is corrupt (${(e as Error).message}); refusing to start.`);
-        }
+        if (g.region !== region || g.account !== account) throw new Error(`grant ${g.grantId} belongs elsewhere`);
       }
-    }
+      gs.#byAccount.set(`${region}/${account}`, parsed.grants as GrantRecord[]);
+    });
     return gs;
   }
 

@@ -147,6 +147,31 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/**
+ * Loads the `<root>/<region>/<account>.json` files of a store part (grants, aliases): removes
+ * temp files a crash left, refuses anything else, and hands each file's JSON to `load`. A file that
+ * does not parse or load stops the start with a StoreError naming it.
+ */
+export async function loadAccountFiles(root: string, what: string, load: (region: string, account: string, json: unknown) => void): Promise<void> {
+  for (const region of await readdir(root)) {
+    if (!isValidRegion(region)) throw new StoreError(`unexpected entry ${join(root, region)} in the ${what} store`);
+    for (const name of await readdir(join(root, region))) {
+      const path = join(root, region, name);
+      if (name.includes('.tmp-')) {
+        await rm(path, { force: true });
+        continue;
+      }
+      const account = name.replace(/\.json$/, '');
+      if (!name.endsWith('.json') || !isValidAccount(account)) throw new StoreError(`unexpected file ${path} in the ${what} store`);
+      try {
+        load(region, account, JSON.parse(await readFile(path, 'utf8')));
+      } catch (e) {
+        throw new StoreError(`${what} file ${path} is corrupt (${(e as Error).message}); refusing to start.`);
+      }
+    }
+  }
+}
+
 function sealJson(rootKey: Uint8Array, aad: string, value: unknown): string {
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', rootKey, iv);
@@ -380,30 +405,16 @@ export class KeyStore {
   async #loadAliases(): Promise<void> {
     const root = join(this.dataDir, 'aliases');
     if (!existsSync(root)) throw new StoreError(`${root} is missing; the store is incomplete. Refusing to start.`);
-    for (const region of await readdir(root)) {
-      if (!isValidRegion(region)) throw new StoreError(`unexpected entry ${join(root, region)} in the alias store`);
-      for (const name of await readdir(join(root, region))) {
-        const path = join(root, region, name);
-        if (name.includes('.tmp-')) {
-          await rm(path, { force: true });
-          continue;
-        }
-        const account = name.replace(/\.json$/, '');
-        if (!name.endsWith('.json') || !isValidAccount(account)) throw new StoreError(`unexpected file ${path} in the alias store`);
-        try {
-          const parsed = JSON.parse(await readFile(path, 'utf8')) as { format?: unknown; aliases?: Record<string, AliasRecord> };
-          if (parsed.format !== 'sealbox-kms-aliases' || typeof parsed.aliases !== 'object' || parsed.aliases === null) throw new Error('bad format');
-          const map = new Map<string, AliasRecord>();
-          for (const [alias, rec] of Object.entries(parsed.aliases)) {
-            if (typeof rec?.target !== 'string') throw new Error(`bad alias ${alias}`);
-            map.set(alias, rec);
-          }
-          this.#aliases.set(`${region}/${account}`, map);
-        } catch (e) {
-          throw new StoreError(`alias file ${path} is corrupt (${(e as Error).message}); refusing to start.`);
-        }
+    await loadAccountFiles(root, 'alias', (region, account, json) => {
+      const parsed = json as { format?: unknown; aliases?: Record<string, AliasRecord> };
+      if (parsed.format !== 'sealbox-kms-aliases' || typeof parsed.aliases !== 'object' || parsed.aliases === null) throw new Error('bad format');
+      const map = new Map<string, AliasRecord>();
+      for (const [alias, rec] of Object.entries(parsed.aliases)) {
+        if (typeof rec?.target !== 'string') throw new Error(`bad alias ${alias}`);
+        map.set(alias, rec);
       }
-    }
+      this.#aliases.set(`${region}/${account}`, map);
+    });
   }
 
   async #ensureDir(dir: string): Promise<void> {
