@@ -23,24 +23,10 @@ export class HttpError extends Error {
 
 /** Reads a JSON body of at most `max` bytes. */
 export async function readJson(request: Request, max = 16 * 1024): Promise<Record<string, unknown>> {
-  const reader = request.body?.getReader();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  if (reader) {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      size += value.length;
-      if (size > max) {
-        reader.cancel().catch(() => {});
-        throw new HttpError(413, `the body is larger than ${max} bytes`);
-      }
-      parts.push(value);
-    }
-  }
-  if (size === 0) return {};
+  const bytes = await readBytes(request, max);
+  if (bytes.length === 0) return {};
   try {
-    const value = JSON.parse(Buffer.concat(parts).toString('utf8')) as unknown;
+    const value = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8')) as unknown;
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object');
     return value as Record<string, unknown>;
   } catch {
