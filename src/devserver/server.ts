@@ -11,6 +11,7 @@
  * blobs/, proxy-audit.log, jwt.secret. It survives restarts.
  */
 import { createServer, type Server } from 'node:http';
+import { listen, urlHost } from '../node-http.js';
 import type { AddressInfo } from 'node:net';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -101,13 +102,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
   const listener = getRequestListener(async (request: Request) => (await handler)(request));
   // No request timeout: a multi-GB streamed upload may take a while.
   const server: Server = createServer({ requestTimeout: 0, keepAliveTimeout: 30_000 }, listener);
-  await new Promise<void>((resolveListen, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 8080, host, () => {
-      server.off('error', reject);
-      resolveListen();
-    });
-  });
+  await listen(server, options.port ?? 8080, host);
   try {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
     // The local KMS, in-process, with the demo keys (the seed is idempotent: existing keys keep
@@ -369,10 +364,11 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     ready(handle);
     const srv = server;
     const port = (srv.address() as AddressInfo).port;
-    const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+    // 0.0.0.0 listens everywhere; the URL to open names this machine.
+    const shownHost = host === '0.0.0.0' ? '127.0.0.1' : urlHost(host);
     let closing: Promise<void> | undefined;
     return {
-      url: `http://${urlHost}:${port}/`,
+      url: `http://${shownHost}:${port}/`,
       port,
       host,
       dataDir,

@@ -9,6 +9,7 @@
  * ```
  */
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { listen, urlHost } from '../node-http.js';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { getRequestListener } from '@hono/node-server';
@@ -269,21 +270,14 @@ export async function startLocalKmsServer(options: LocalKmsServerOptions): Promi
   const listener = options.adapter === 'hono' ? getRequestListener((req) => kms.fetch(req)) : nodeListener(kms.handle);
   const server: Server = createServer({ keepAliveTimeout: 65_000 }, listener);
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port ?? 4599, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listen(server, options.port ?? 4599, host);
   } catch (e) {
     await kms.close();
     throw e;
   }
   const port = (server.address() as AddressInfo).port;
-  const urlHost = host.includes(':') ? `[${host}]` : host;
   return {
-    url: `http://${urlHost}:${port}`,
+    url: `http://${urlHost(host)}:${port}`,
     port,
     host,
     kms,

@@ -8,6 +8,7 @@
  * ```
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { listen, urlHost } from '../node-http.js';
 import type { AddressInfo } from 'node:net';
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { getRequestListener } from '@hono/node-server';
@@ -151,21 +152,14 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
   const server: Server = createServer({ keepAliveTimeout: 65_000 }, getRequestListener(handle));
   const inFlight = trackResponses(server);
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(options.port ?? 4600, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await listen(server, options.port ?? 4600, host);
   } catch (e) {
     await auditFile?.close();
     throw e;
   }
   const port = (server.address() as AddressInfo).port;
-  const urlHost = host.includes(':') ? `[${host}]` : host;
   return {
-    url: `http://${urlHost}:${port}`,
+    url: `http://${urlHost(host)}:${port}`,
     port,
     host,
     proxy,
