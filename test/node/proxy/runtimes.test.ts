@@ -17,34 +17,28 @@ let env: Env;
 let bundlePath: string;
 let workerPath: string;
 
+/** Bundles a proxy fixture for the edge runtimes (worker/browser conditions) into the env dir. */
+async function bundleFixture(fixture: string, outName: string): Promise<string> {
+  const out = await build({
+    entryPoints: [join(root, 'test/fixtures/proxy', fixture)],
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    mainFields: ['module', 'main'],
+    conditions: ['worker', 'browser'],
+    target: 'es2022',
+    write: false,
+    logLevel: 'silent',
+  });
+  const path = join(env.dir, outName);
+  await writeFile(path, out.outputFiles[0]!.text);
+  return path;
+}
+
 before(async () => {
   env = await startEnv();
-  bundlePath = join(env.dir, 'runtime-host.mjs');
-  const out = await build({
-    entryPoints: [join(root, 'test/fixtures/proxy/runtime-host.ts')],
-    bundle: true,
-    format: 'esm',
-    platform: 'neutral',
-    mainFields: ['module', 'main'],
-    conditions: ['worker', 'browser'],
-    target: 'es2022',
-    write: false,
-    logLevel: 'silent',
-  });
-  await writeFile(bundlePath, out.outputFiles[0]!.text);
-  workerPath = join(env.dir, 'proxy-worker.mjs');
-  const worker = await build({
-    entryPoints: [join(root, 'test/fixtures/proxy/worker.ts')],
-    bundle: true,
-    format: 'esm',
-    platform: 'neutral',
-    mainFields: ['module', 'main'],
-    conditions: ['worker', 'browser'],
-    target: 'es2022',
-    write: false,
-    logLevel: 'silent',
-  });
-  await writeFile(workerPath, worker.outputFiles[0]!.text);
+  bundlePath = await bundleFixture('runtime-host.ts', 'runtime-host.mjs');
+  workerPath = await bundleFixture('worker.ts', 'proxy-worker.mjs');
 });
 after(() => env.close());
 
