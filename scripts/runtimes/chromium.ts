@@ -1,19 +1,8 @@
 /** Launches Debian's Chromium through Playwright (never a downloaded browser build). */
 import { type Browser, chromium } from 'playwright';
+import { CHROMIUM_ARGS, chromiumPath } from '../lib/chromium.mjs';
 
-export const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
-
-/** Debian's Chromium, or CHROME_PATH. */
-export function chromiumPath(): string {
-  return process.env.CHROME_PATH || '/usr/bin/chromium';
-}
+export { chromiumPath };
 
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: chromiumPath(), headless: true, args: CHROMIUM_ARGS });
