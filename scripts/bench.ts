@@ -1,8 +1,9 @@
 // `npm run bench`: stream throughput against each runtime's own raw WebCrypto ceiling in Node (in
 // this process), Deno, Bun, workerd (through the runtime hosts of the conformance suite, see
-// scripts/bench/runtimes.ts) and Chromium (in-page, on the built bundle), one table; and peak RSS
-// growth while 1 GiB streams through encrypt → decrypt in Node. Prints the table, the RSS line and
-// the targets, then the JSON. Runtimes run one after another, so they do not compete for the CPUs;
+// scripts/bench/runtimes.ts) and Chromium (in-page, on the built bundle), one table, then a second
+// against the plain-stream reference (scripts/bench/core.ts `plainStream`), which splits each gap
+// into the runtime's Web Streams cost and Sealbox's own; and peak RSS growth while 1 GiB streams
+// through encrypt → decrypt in Node. Prints the tables, the RSS line and the targets, then the JSON. Runtimes run one after another, so they do not compete for the CPUs;
 // one whose binary is missing is reported as skipped.
 // Options: --quick (smaller sizes), --only=node,deno,bun,workerd,chromium (default: all),
 // --no-browser (not Chromium), --browser-only (just Chromium, no memory run), --no-memory,
@@ -19,7 +20,7 @@ import * as lib from '../src/index.js';
 import { DEFAULT_IN_FLIGHT_BYTES, chunksInFlight } from '../src/stream/parallel.js';
 import * as core from './bench/core.js';
 import type { Row } from './bench/core.js';
-import { type RuntimeResult, fmt, runtimeNotes, runtimeTable, runtimeVerdict } from './bench/report.js';
+import { type RuntimeResult, fmt, plainTable, runtimeNotes, runtimeTable, runtimeVerdict } from './bench/report.js';
 import { measureInHost, missing } from './bench/runtimes.js';
 import { launchChromium } from './runtimes/chromium.js';
 import { RUNTIMES, type RuntimeName } from './runtimes/hosts.js';
@@ -261,6 +262,13 @@ async function main(): Promise<void> {
   say(`Stream throughput and ratio to the runtime's own raw WebCrypto ceiling (${TOTAL / MiB} MiB per run; ✗ under ${TARGETS.ratio}×)`);
   say('');
   for (const line of runtimeTable(results, TARGETS.ratio)) say(line);
+  const plain = plainTable(results);
+  if (plain.length > 0) {
+    say('');
+    say('Where the gap lies: the plain-stream reference (the ceiling\'s own WebCrypto calls in a minimal pipelined TransformStream, same source and sink)');
+    say('');
+    for (const line of plain) say(line);
+  }
   say('');
   for (const line of runtimeNotes(results)) say(line);
   say('');

@@ -13,6 +13,12 @@ export interface Row {
   ceilingDecryptMBps: number;
   decryptStreamMBps: number;
   decryptRatio: number;
+  /**
+   * The plain-stream reference (see `plainStream`): the same WebCrypto calls as the ceiling inside
+   * the simplest pipelined TransformStream, between the same source and sink as Sealbox's streams.
+   */
+  plainEncryptMBps?: number;
+  plainDecryptMBps?: number;
   /** Node only: CPU seconds (all threads) of the ceiling run over the stream run; best of each. */
   encryptCpuRatio?: number;
   decryptCpuRatio?: number;
@@ -119,6 +125,81 @@ export async function ceiling({ total, chunkSize, depth, op, sealed }: { total: 
   return (performance.now() - start) / 1000;
 }
 
+/**
+ * The plain-stream reference: what a minimal TransformStream reaches with exactly the ceiling's
+ * WebCrypto calls, between the same source (64 KiB pieces) and counting sink as Sealbox's streams.
+ * It cuts the pieces into `chunkLength`-byte chunks (gathering a chunk that straddles pieces into
+ * one reused buffer, as WebCrypto copies its input when called), keeps up to `depth` calls in a FIFO
+ * and enqueues each result in order. No format: no header, no key derivation, no final-chunk rule,
+ * no bounds on a slow reader. The distance from the ceiling to this is what the runtime's Web
+ * Streams cost; the distance from this to Sealbox's stream is what Sealbox costs.
+ */
+export async function plainStream({
+  total,
+  chunkSize,
+  depth,
+  pieceSize,
+  op,
+  sealed,
+  sink,
+}: {
+  total: number;
+  chunkSize: number;
+  depth: number;
+  pieceSize: number;
+  op: 'encrypt' | 'decrypt';
+  sealed?: Uint8Array<ArrayBuffer>;
+  /** Where the output goes (default: a counting sink); tests collect it to check the reference's bytes. */
+  sink?: WritableStream<Uint8Array>;
+}): Promise<number> {
+  const key = await crypto.subtle.importKey('raw', KEY, 'AES-GCM', false, ['encrypt', 'decrypt']);
+  const chunkLength = op === 'encrypt' ? chunkSize : chunkSize + 16;
+  const count = Math.ceil(total / chunkSize);
+  if (op === 'decrypt' && (!sealed || sealed.length < count * chunkLength)) throw new Error('plainStream: decrypt needs rawCiphertext(total, chunkSize)');
+  const source = op === 'encrypt' ? generatedSource(total, pieceSize) : bytesSource(sealed!.subarray(0, count * chunkLength), pieceSize);
+  const gather = new Uint8Array(chunkLength);
+  let gathered = 0;
+  let index = 0;
+  const window: Promise<ArrayBuffer>[] = [];
+  const call = (chunk: Uint8Array<ArrayBuffer>) =>
+    op === 'encrypt'
+      ? crypto.subtle.encrypt({ name: 'AES-GCM', iv: nonceFor(index++) }, key, chunk)
+      : crypto.subtle.decrypt({ name: 'AES-GCM', iv: nonceFor(index++) }, key, chunk);
+  const counter = { bytes: 0 };
+  const start = performance.now();
+  await source
+    .pipeThrough(
+      new TransformStream<Uint8Array<ArrayBuffer>, Uint8Array>({
+        async transform(piece, controller) {
+          let at = 0;
+          while (at < piece.length) {
+            let chunk: Uint8Array<ArrayBuffer>;
+            if (gathered === 0 && piece.length - at >= chunkLength) {
+              chunk = piece.subarray(at, at + chunkLength);
+              at += chunkLength;
+            } else {
+              const n = Math.min(chunkLength - gathered, piece.length - at);
+              gather.set(piece.subarray(at, at + n), gathered);
+              gathered += n;
+              at += n;
+              if (gathered < chunkLength) break;
+              gathered = 0;
+              chunk = gather;
+            }
+            window.push(call(chunk));
+            if (window.length >= depth) controller.enqueue(new Uint8Array(await window.shift()!));
+          }
+        },
+        async flush(controller) {
+          if (gathered > 0) window.push(call(gather.subarray(0, gathered)));
+          while (window.length > 0) controller.enqueue(new Uint8Array(await window.shift()!));
+        },
+      }),
+    )
+    .pipeTo(sink ?? countingSink(counter));
+  return (performance.now() - start) / 1000;
+}
+
 export function keyring(lib: Lib) {
   return new lib.RawAesKeyring({ keyName: 'bench', key: KEY });
 }
@@ -187,6 +268,7 @@ export async function throughput(
     reps = 5,
     log = () => {},
     cpuSeconds,
+    plain = true,
   }: {
     total: number;
     chunkSizes: number[];
@@ -197,6 +279,8 @@ export async function throughput(
     log?: (row: Row) => void;
     /** CPU time of the process so far (all threads), where the runtime can tell (Node). */
     cpuSeconds?: () => number;
+    /** Also measure the plain-stream reference (`plainStream`); on by default. */
+    plain?: boolean;
   },
 ): Promise<Row[]> {
   const rows: Row[] = [];
@@ -217,8 +301,12 @@ export async function throughput(
     const sealed = await rawCiphertext(total, chunkSize);
     await ceiling({ total, chunkSize, depth, op: 'decrypt', sealed });
     await decryptStream(lib, envelope, { pieceSize, inFlightBytes });
-    const best = { ceilEnc: Infinity, ceilDec: Infinity, enc: Infinity, dec: Infinity };
-    const cpu = { ceilEnc: Infinity, ceilDec: Infinity, enc: Infinity, dec: Infinity };
+    if (plain) {
+      await plainStream({ total: total / 2, chunkSize, depth, pieceSize, op: 'encrypt' });
+      await plainStream({ total, chunkSize, depth, pieceSize, op: 'decrypt', sealed });
+    }
+    const best = { ceilEnc: Infinity, ceilDec: Infinity, enc: Infinity, dec: Infinity, plainEnc: Infinity, plainDec: Infinity };
+    const cpu = { ceilEnc: Infinity, ceilDec: Infinity, enc: Infinity, dec: Infinity, plainEnc: Infinity, plainDec: Infinity };
     const note = (key: keyof typeof best, r: { seconds: number; cpu: number }) => {
       best[key] = Math.min(best[key], r.seconds);
       cpu[key] = Math.min(cpu[key], r.cpu);
@@ -235,6 +323,10 @@ export async function throughput(
           return r.seconds;
         }),
       );
+      if (plain) {
+        note('plainEnc', await timed(() => plainStream({ total, chunkSize, depth, pieceSize, op: 'encrypt' })));
+        note('plainDec', await timed(() => plainStream({ total, chunkSize, depth, pieceSize, op: 'decrypt', sealed })));
+      }
     }
     const row: Row = {
       chunkSize,
@@ -246,6 +338,10 @@ export async function throughput(
       decryptStreamMBps: mbps(best.dec),
       decryptRatio: best.ceilDec / best.dec,
     };
+    if (plain) {
+      row.plainEncryptMBps = mbps(best.plainEnc);
+      row.plainDecryptMBps = mbps(best.plainDec);
+    }
     if (cpuSeconds) {
       row.encryptCpuRatio = cpu.ceilEnc / cpu.enc;
       row.decryptCpuRatio = cpu.ceilDec / cpu.dec;

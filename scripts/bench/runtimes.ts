@@ -35,7 +35,7 @@ function processCpuSeconds(pid: number): number | undefined {
   }
 }
 
-const STEPS = ['ceiling-encrypt', 'encrypt-stream', 'ceiling-decrypt', 'decrypt-stream'] as const;
+const STEPS = ['ceiling-encrypt', 'encrypt-stream', 'ceiling-decrypt', 'decrypt-stream', 'plain-encrypt', 'plain-decrypt'] as const;
 type Step = (typeof STEPS)[number];
 type Best = Record<Step, { small: number; large: number }>;
 
@@ -50,6 +50,8 @@ function slopeRow(best: Best, small: number, large: number, chunkSize: number, d
     encryptStreamMBps: mbps('encrypt-stream'),
     ceilingDecryptMBps: mbps('ceiling-decrypt'),
     decryptStreamMBps: mbps('decrypt-stream'),
+    plainEncryptMBps: mbps('plain-encrypt'),
+    plainDecryptMBps: mbps('plain-decrypt'),
   };
   return { ...row, encryptRatio: row.encryptStreamMBps / row.ceilingEncryptMBps, decryptRatio: row.decryptStreamMBps / row.ceilingDecryptMBps };
 }

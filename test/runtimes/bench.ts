@@ -17,7 +17,7 @@ export interface BenchRequest {
   reps?: number;
 }
 
-export type BenchStep = 'ceiling-encrypt' | 'ceiling-decrypt' | 'encrypt-stream' | 'decrypt-stream' | 'make-envelope' | 'noop';
+export type BenchStep = 'ceiling-encrypt' | 'ceiling-decrypt' | 'plain-encrypt' | 'plain-decrypt' | 'encrypt-stream' | 'decrypt-stream' | 'make-envelope' | 'noop';
 
 export interface BenchStepRequest {
   op: 'bench-step';
@@ -57,6 +57,12 @@ export async function benchStep(request: BenchStepRequest): Promise<{ bytes: num
       return { bytes: total };
     case 'ceiling-decrypt':
       await core.ceiling({ total, chunkSize, depth, op: 'decrypt', sealed: preparedFor(total, chunkSize).sealed });
+      return { bytes: total };
+    case 'plain-encrypt':
+      await core.plainStream({ total, chunkSize, depth, pieceSize, op: 'encrypt' });
+      return { bytes: total };
+    case 'plain-decrypt':
+      await core.plainStream({ total, chunkSize, depth, pieceSize, op: 'decrypt', sealed: preparedFor(total, chunkSize).sealed });
       return { bytes: total };
     case 'encrypt-stream':
       return { bytes: (await core.encryptStream(lib, { total, chunkSize, pieceSize })).bytes };
