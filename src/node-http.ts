@@ -1,5 +1,5 @@
-/** What the Node servers (local KMS, proxy, dev server) share: listening, and the URL they print. */
-import type { Server } from 'node:http';
+/** What the Node servers (local KMS, proxy, dev server) share: listening, the URL they print, closing. */
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
 /** Listens on `port` (0: a free one) and `host`; rejects with the listen error (EADDRINUSE, …). */
 export function listen(server: Server, port: number, host: string): Promise<void> {
@@ -15,4 +15,56 @@ export function listen(server: Server, port: number, host: string): Promise<void
 /** `host` as it goes in a URL: IPv6 addresses in brackets. */
 export function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
+}
+
+/** The responses not yet finished, so that closing can end their connections once they are. */
+export function trackResponses(server: Server): Set<ServerResponse> {
+  const inFlight = new Set<ServerResponse>();
+  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+  });
+  return inFlight;
+}
+
+/**
+ * Stops taking connections, lets requests in flight finish (so what they changed is answered, and
+ * their audit records are written before the audit file closes), ends their keep-alive connections
+ * once they have answered, and cuts whatever is still open after `graceMs`.
+ */
+export async function closeGracefully(server: Server, inFlight: Set<ServerResponse>, graceMs: number): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const force = setTimeout(() => server.closeAllConnections(), graceMs);
+    server.close(() => {
+      clearTimeout(force);
+      resolve();
+    });
+    server.closeIdleConnections();
+    for (const res of inFlight) {
+      // Not yet answered: answer with `Connection: close`, so the socket ends with the response.
+      if (!res.headersSent) res.setHeader('connection', 'close');
+      // Answered already (a streamed body): its socket falls idle just after the response ends.
+      res.once('close', () => setImmediate(() => server.closeIdleConnections()));
+    }
+  });
+}
+
+/**
+ * Wraps an async handler so that `settled()` waits for every call still running, whether or not its
+ * client is still connected (a call cut off by the grace period still finishes its work).
+ */
+export function trackCalls<A extends unknown[], R>(handler: (...args: A) => Promise<R>): { handler: (...args: A) => Promise<R>; settled: () => Promise<void> } {
+  const running = new Set<Promise<R>>();
+  return {
+    handler: (...args: A) => {
+      const call = handler(...args);
+      running.add(call);
+      const done = () => running.delete(call);
+      call.then(done, done);
+      return call;
+    },
+    settled: async () => {
+      await Promise.allSettled([...running]);
+    },
+  };
 }

@@ -9,7 +9,7 @@
  * ```
  */
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
-import { listen, urlHost } from '../node-http.js';
+import { closeGracefully, listen, trackCalls, trackResponses, urlHost } from '../node-http.js';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { getRequestListener } from '@hono/node-server';
@@ -154,6 +154,8 @@ export interface LocalKmsServerOptions extends LocalKmsOptions {
    * getRequestListener around `fetch` (what a dev server mounting `fetch` gets).
    */
   adapter?: 'node' | 'hono';
+  /** How long `close()` lets requests in flight finish before it cuts their connections (default 5000 ms). */
+  closeGraceMs?: number;
 }
 
 const MAX_BODY = 1024 * 1024;
@@ -261,14 +263,23 @@ export interface LocalKmsServer {
   region: string;
   account: string;
   credentials: { accessKeyId: string; secretAccessKey: string };
+  /**
+   * Stops listening, lets requests in flight finish and answer (up to `closeGraceMs`, then cuts
+   * their connections), waits for calls still being handled, then closes the store and audit file.
+   */
   close(): Promise<void>;
 }
 
 export async function startLocalKmsServer(options: LocalKmsServerOptions): Promise<LocalKmsServer> {
   const kms = await createLocalKms(options);
   const host = options.host ?? '127.0.0.1';
-  const listener = options.adapter === 'hono' ? getRequestListener((req) => kms.fetch(req)) : nodeListener(kms.handle);
+  // Calls being handled, whether or not their client is still connected: close() waits for them
+  // before it closes the store and the audit file under them.
+  const fetchCalls = trackCalls((req: Request) => kms.fetch(req));
+  const handleCalls = trackCalls(kms.handle);
+  const listener = options.adapter === 'hono' ? getRequestListener(fetchCalls.handler) : nodeListener(handleCalls.handler);
   const server: Server = createServer({ keepAliveTimeout: 65_000 }, listener);
+  const inFlight = trackResponses(server);
   try {
     await listen(server, options.port ?? 4599, host);
   } catch (e) {
@@ -285,10 +296,8 @@ export async function startLocalKmsServer(options: LocalKmsServerOptions): Promi
     account: kms.account,
     credentials: kms.credentials,
     async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await closeGracefully(server, inFlight, options.closeGraceMs ?? 5000);
+      await Promise.all([fetchCalls.settled(), handleCalls.settled()]);
       await kms.close();
     },
   };

@@ -7,8 +7,8 @@
  * console.log(server.url);
  * ```
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { listen, urlHost } from '../node-http.js';
+import { createServer, type Server } from 'node:http';
+import { closeGracefully, listen, trackCalls, trackResponses, urlHost } from '../node-http.js';
 import type { AddressInfo } from 'node:net';
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { getRequestListener } from '@hono/node-server';
@@ -141,15 +141,8 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
   const host = options.host ?? '127.0.0.1';
   // Calls being handled, whether or not their client is still connected: close() waits for them
   // (each ends within the upstream timeout) so that their audit records are written.
-  const handling = new Set<Promise<unknown>>();
-  const handle = (req: Request): Promise<Response> => {
-    const call = proxy.fetch(req);
-    handling.add(call);
-    const done = () => handling.delete(call);
-    call.then(done, done);
-    return call;
-  };
-  const server: Server = createServer({ keepAliveTimeout: 65_000 }, getRequestListener(handle));
+  const calls = trackCalls((req: Request) => proxy.fetch(req));
+  const server: Server = createServer({ keepAliveTimeout: 65_000 }, getRequestListener(calls.handler));
   const inFlight = trackResponses(server);
   try {
     await listen(server, options.port ?? 4600, host);
@@ -166,42 +159,10 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
     auditPath: auditFile?.path,
     async close() {
       await closeGracefully(server, inFlight, options.closeGraceMs ?? 5000);
-      await Promise.allSettled([...handling]);
+      await calls.settled();
       await auditFile?.close();
     },
   };
-}
-
-/** The responses not yet finished, so that closing can end their connections once they are. */
-function trackResponses(server: Server): Set<ServerResponse> {
-  const inFlight = new Set<ServerResponse>();
-  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
-    inFlight.add(res);
-    res.once('close', () => inFlight.delete(res));
-  });
-  return inFlight;
-}
-
-/**
- * Stops taking connections, lets requests in flight finish (their audit records are written before
- * the audit file closes), ends their keep-alive connections once they have answered, and cuts
- * whatever is still open after `graceMs`.
- */
-async function closeGracefully(server: Server, inFlight: Set<ServerResponse>, graceMs: number): Promise<void> {
-  await new Promise<void>((resolve) => {
-    const force = setTimeout(() => server.closeAllConnections(), graceMs);
-    server.close(() => {
-      clearTimeout(force);
-      resolve();
-    });
-    server.closeIdleConnections();
-    for (const res of inFlight) {
-      // Not yet answered: answer with `Connection: close`, so the socket ends with the response.
-      if (!res.headersSent) res.setHeader('connection', 'close');
-      // Answered already (a streamed body): its socket falls idle just after the response ends.
-      res.once('close', () => setImmediate(() => server.closeIdleConnections()));
-    }
-  });
 }
 
 /**
