@@ -50,21 +50,25 @@ export async function closeGracefully(server: Server, inFlight: Set<ServerRespon
 }
 
 /**
- * Wraps an async handler so that `settled()` waits for every call still running, whether or not its
- * client is still connected (a call cut off by the grace period still finishes its work).
+ * Counts calls in progress, so that closing can wait for every one still running, whether or not
+ * its client is still connected (a call cut off by a grace period still finishes its work).
  */
-export function trackCalls<A extends unknown[], R>(handler: (...args: A) => Promise<R>): { handler: (...args: A) => Promise<R>; settled: () => Promise<void> } {
-  const running = new Set<Promise<R>>();
-  return {
-    handler: (...args: A) => {
-      const call = handler(...args);
-      running.add(call);
-      const done = () => running.delete(call);
-      call.then(done, done);
-      return call;
-    },
-    settled: async () => {
-      await Promise.allSettled([...running]);
-    },
-  };
+export class CallTracker {
+  #running = 0;
+  #idle: (() => void)[] = [];
+
+  /** Returns `call` itself, counted until it settles. */
+  track<T>(call: Promise<T>): Promise<T> {
+    this.#running++;
+    const done = () => {
+      if (--this.#running === 0) for (const wake of this.#idle.splice(0)) wake();
+    };
+    call.then(done, done);
+    return call;
+  }
+
+  /** Resolves once no tracked call is running. */
+  settled(): Promise<void> {
+    return this.#running === 0 ? Promise.resolve() : new Promise((resolve) => this.#idle.push(resolve));
+  }
 }

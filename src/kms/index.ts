@@ -9,7 +9,7 @@
  * ```
  */
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
-import { closeGracefully, listen, trackCalls, trackResponses, urlHost } from '../node-http.js';
+import { CallTracker, closeGracefully, listen, trackResponses, urlHost } from '../node-http.js';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { getRequestListener } from '@hono/node-server';
@@ -67,6 +67,7 @@ export interface LocalKms {
   fetch(request: Request): Promise<Response>;
   /** Transport-neutral core used by the Node server (no Request/Response objects). */
   handle: KmsHandler['handle'];
+  /** Waits for calls in progress (so each is answered and audited), then closes the store and audit file. */
   close(): Promise<void>;
   readonly region: string;
   readonly account: string;
@@ -124,13 +125,16 @@ export async function createLocalKms(options: LocalKmsOptions): Promise<LocalKms
   // Rotations (and deletions, expiries) that fell due while the KMS was stopped happen at start.
   await handler.upkeepAll();
   const first = store.credentials[0]!;
+  // close() waits for calls in progress, so none of them meets a closed store or audit file.
+  const calls = new CallTracker();
   let closed = false;
   return {
-    fetch: handler.fetch,
-    handle: handler.handle,
+    fetch: (request) => calls.track(handler.fetch(request)),
+    handle: (request, body) => calls.track(handler.handle(request, body)),
     async close() {
       if (closed) return;
       closed = true;
+      await calls.settled();
       await store.exclusive(async () => undefined);
       await audit?.close();
     },
@@ -273,11 +277,7 @@ export interface LocalKmsServer {
 export async function startLocalKmsServer(options: LocalKmsServerOptions): Promise<LocalKmsServer> {
   const kms = await createLocalKms(options);
   const host = options.host ?? '127.0.0.1';
-  // Calls being handled, whether or not their client is still connected: close() waits for them
-  // before it closes the store and the audit file under them.
-  const fetchCalls = trackCalls((req: Request) => kms.fetch(req));
-  const handleCalls = trackCalls(kms.handle);
-  const listener = options.adapter === 'hono' ? getRequestListener(fetchCalls.handler) : nodeListener(handleCalls.handler);
+  const listener = options.adapter === 'hono' ? getRequestListener((req) => kms.fetch(req)) : nodeListener(kms.handle);
   const server: Server = createServer({ keepAliveTimeout: 65_000 }, listener);
   const inFlight = trackResponses(server);
   try {
@@ -297,7 +297,6 @@ export async function startLocalKmsServer(options: LocalKmsServerOptions): Promi
     credentials: kms.credentials,
     async close() {
       await closeGracefully(server, inFlight, options.closeGraceMs ?? 5000);
-      await Promise.all([fetchCalls.settled(), handleCalls.settled()]);
       await kms.close();
     },
   };

@@ -8,7 +8,7 @@
  * ```
  */
 import { createServer, type Server } from 'node:http';
-import { closeGracefully, listen, trackCalls, trackResponses, urlHost } from '../node-http.js';
+import { CallTracker, closeGracefully, listen, trackResponses, urlHost } from '../node-http.js';
 import type { AddressInfo } from 'node:net';
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { getRequestListener } from '@hono/node-server';
@@ -141,8 +141,8 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
   const host = options.host ?? '127.0.0.1';
   // Calls being handled, whether or not their client is still connected: close() waits for them
   // (each ends within the upstream timeout) so that their audit records are written.
-  const calls = trackCalls((req: Request) => proxy.fetch(req));
-  const server: Server = createServer({ keepAliveTimeout: 65_000 }, getRequestListener(calls.handler));
+  const calls = new CallTracker();
+  const server: Server = createServer({ keepAliveTimeout: 65_000 }, getRequestListener((req) => calls.track(proxy.fetch(req))));
   const inFlight = trackResponses(server);
   try {
     await listen(server, options.port ?? 4600, host);

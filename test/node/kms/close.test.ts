@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { AwsV4Signer } from 'aws4fetch';
-import { startHarness, tempDir } from './helpers.js';
-import type { LocalKmsServer } from '../../../src/kms/index.js';
+import { ROOT_KEY, startHarness, tempDir } from './helpers.js';
+import { createLocalKms, type LocalKmsServer } from '../../../src/kms/index.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -90,4 +90,31 @@ test('close(): a request still unfinished after closeGraceMs is cut, and close()
   const took = Date.now() - started;
   assert.ok(took >= 150 && took < 3000, `close() waited the grace period (200 ms), not more: took ${took} ms`);
   assert.match(String(await outcome), /socket hang up|ECONNRESET/);
+});
+
+test('createLocalKms().close() waits for calls in progress: a CreateKey started just before it is answered and audited', async () => {
+  const dir = await tempDir('sealbox-kms-close-inproc-');
+  try {
+    const credentials = { accessKeyId: 'AKIACLOSEINPROC00001', secretAccessKey: 'close-in-process-secret-0123456789abcd' };
+    const kms = await createLocalKms({ dataDir: dir, rootKey: ROOT_KEY, env: {}, log: () => {}, credentials: [credentials] });
+    const signed = await new AwsV4Signer({
+      method: 'POST',
+      url: 'http://127.0.0.1:4599/',
+      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'TrentService.CreateKey' },
+      body: '{"Description":"in flight at close"}',
+      ...credentials,
+      service: 'kms',
+      region: kms.region,
+    }).sign();
+    const answer = kms.fetch(new Request(signed.url, { method: signed.method, headers: signed.headers, body: signed.body ?? null }));
+    await kms.close();
+    const res = await answer;
+    const text = await res.text();
+    assert.equal(res.status, 200, text);
+    const keyId = (JSON.parse(text) as { KeyMetadata: { KeyId: string } }).KeyMetadata.KeyId;
+    const audit = await readFile(join(dir, 'audit.log'), 'utf8');
+    assert.ok(audit.includes(keyId), 'the CreateKey is in the audit log');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
