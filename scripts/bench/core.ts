@@ -17,8 +17,8 @@ export interface Row {
    * The plain-stream reference (see `plainStream`): the same WebCrypto calls as the ceiling inside
    * the simplest pipelined TransformStream, between the same source and sink as Sealbox's streams.
    */
-  plainEncryptMBps?: number;
-  plainDecryptMBps?: number;
+  plainEncryptMBps: number;
+  plainDecryptMBps: number;
   /** Node only: CPU seconds (all threads) of the ceiling run over the stream run; best of each. */
   encryptCpuRatio?: number;
   decryptCpuRatio?: number;
@@ -268,7 +268,6 @@ export async function throughput(
     reps = 5,
     log = () => {},
     cpuSeconds,
-    plain = true,
   }: {
     total: number;
     chunkSizes: number[];
@@ -279,8 +278,6 @@ export async function throughput(
     log?: (row: Row) => void;
     /** CPU time of the process so far (all threads), where the runtime can tell (Node). */
     cpuSeconds?: () => number;
-    /** Also measure the plain-stream reference (`plainStream`); on by default. */
-    plain?: boolean;
   },
 ): Promise<Row[]> {
   const rows: Row[] = [];
@@ -301,10 +298,8 @@ export async function throughput(
     const sealed = await rawCiphertext(total, chunkSize);
     await ceiling({ total, chunkSize, depth, op: 'decrypt', sealed });
     await decryptStream(lib, envelope, { pieceSize, inFlightBytes });
-    if (plain) {
-      await plainStream({ total: total / 2, chunkSize, depth, pieceSize, op: 'encrypt' });
-      await plainStream({ total, chunkSize, depth, pieceSize, op: 'decrypt', sealed });
-    }
+    await plainStream({ total: total / 2, chunkSize, depth, pieceSize, op: 'encrypt' });
+    await plainStream({ total, chunkSize, depth, pieceSize, op: 'decrypt', sealed });
     const best = { ceilEnc: Infinity, ceilDec: Infinity, enc: Infinity, dec: Infinity, plainEnc: Infinity, plainDec: Infinity };
     const cpu = { ceilEnc: Infinity, ceilDec: Infinity, enc: Infinity, dec: Infinity, plainEnc: Infinity, plainDec: Infinity };
     const note = (key: keyof typeof best, r: { seconds: number; cpu: number }) => {
@@ -323,10 +318,8 @@ export async function throughput(
           return r.seconds;
         }),
       );
-      if (plain) {
-        note('plainEnc', await timed(() => plainStream({ total, chunkSize, depth, pieceSize, op: 'encrypt' })));
-        note('plainDec', await timed(() => plainStream({ total, chunkSize, depth, pieceSize, op: 'decrypt', sealed })));
-      }
+      note('plainEnc', await timed(() => plainStream({ total, chunkSize, depth, pieceSize, op: 'encrypt' })));
+      note('plainDec', await timed(() => plainStream({ total, chunkSize, depth, pieceSize, op: 'decrypt', sealed })));
     }
     const row: Row = {
       chunkSize,
@@ -337,11 +330,9 @@ export async function throughput(
       ceilingDecryptMBps: mbps(best.ceilDec),
       decryptStreamMBps: mbps(best.dec),
       decryptRatio: best.ceilDec / best.dec,
+      plainEncryptMBps: mbps(best.plainEnc),
+      plainDecryptMBps: mbps(best.plainDec),
     };
-    if (plain) {
-      row.plainEncryptMBps = mbps(best.plainEnc);
-      row.plainDecryptMBps = mbps(best.plainDec);
-    }
     if (cpuSeconds) {
       row.encryptCpuRatio = cpu.ceilEnc / cpu.enc;
       row.decryptCpuRatio = cpu.ceilDec / cpu.dec;

@@ -64,7 +64,7 @@ export function runtimeNotes(results: RuntimeResult[]): string[] {
  * Where each runtime's gap to its ceiling lies: the plain-stream reference (a minimal pipelined
  * TransformStream around the ceiling's own WebCrypto calls) against the ceiling, which is what that
  * runtime's Web Streams cost, and Sealbox's streams against that reference, which is what Sealbox
- * costs. Rows without the reference are left out.
+ * costs.
  */
 export function plainTable(results: RuntimeResult[]): string[] {
   const lines = [
@@ -73,7 +73,6 @@ export function plainTable(results: RuntimeResult[]): string[] {
   ];
   for (const r of results) {
     for (const row of r.rows ?? []) {
-      if (row.plainEncryptMBps === undefined || row.plainDecryptMBps === undefined) continue;
       lines.push(
         `| ${r.runtime} | ${row.chunkSize / 1024} KiB | ${fmt(row.plainEncryptMBps)} | ${fmt(row.plainEncryptMBps / row.ceilingEncryptMBps, 2)}× | ${fmt(row.encryptStreamMBps / row.plainEncryptMBps, 2)}× | ` +
           `${fmt(row.plainDecryptMBps)} | ${fmt(row.plainDecryptMBps / row.ceilingDecryptMBps, 2)}× | ${fmt(row.decryptStreamMBps / row.plainDecryptMBps, 2)}× |`,
