@@ -109,6 +109,8 @@ export interface SigV4Result {
   /** Signing time (ms since the epoch). */
   signedAt: number;
   signedHeaders: string[];
+  /** The verified signature (64 hex digits), as the one parser of the header read it: key replay caches on this. */
+  signature: string;
   /** Session token when sent (not verified here). */
   securityToken?: string;
   /** What `lookupSecret` returned. */
@@ -238,7 +240,15 @@ function parseAmzDate(s: string): number | undefined {
  */
 const USUAL_AUTHORIZATION = /^AWS4-HMAC-SHA256 Credential=([^,\s]+), ?SignedHeaders=([^,\s]+), ?Signature=([^,\s]+)$/;
 
-function parseAuthorization(value: string): { accessKeyId: string; scope: string[]; signedHeaders: string[]; signature: string } {
+const AUTHORIZATION_FIELDS = new Set(['Credential', 'SignedHeaders', 'Signature']);
+
+/**
+ * The one parser of the Authorization header: the signature it returns is both the one verified and
+ * the one a replay cache keys on. Exactly the three fields, each once; anything else (a repeated
+ * field, an unknown one such as a decoy `XSignature=`, an empty part) is refused, so no two readers
+ * of one header can disagree about which signature it carries.
+ */
+export function parseAuthorization(value: string): { accessKeyId: string; scope: string[]; signedHeaders: string[]; signature: string } {
   const prefix = 'AWS4-HMAC-SHA256 ';
   if (!value.startsWith(prefix)) {
     throw new SigV4Error('IncompleteSignature', 'Authorization header must use the AWS4-HMAC-SHA256 algorithm');
@@ -250,13 +260,20 @@ function parseAuthorization(value: string): { accessKeyId: string; scope: string
   if (usual) {
     [, credential, signedHeaders, signature] = usual;
   } else {
-    const fields: Record<string, string> = {};
+    const fields = new Map<string, string>();
     for (const part of value.slice(prefix.length).split(',')) {
       const p = part.trim();
       const eq = p.indexOf('=');
-      if (eq > 0) fields[p.slice(0, eq)] = p.slice(eq + 1);
+      const name = eq > 0 ? p.slice(0, eq) : p;
+      if (eq <= 0 || !AUTHORIZATION_FIELDS.has(name)) {
+        throw new SigV4Error('IncompleteSignature', `Authorization header has an unknown or malformed field '${name.slice(0, 32)}'`);
+      }
+      if (fields.has(name)) throw new SigV4Error('IncompleteSignature', `Authorization header has the field '${name}' more than once`);
+      fields.set(name, p.slice(eq + 1));
     }
-    ({ Credential: credential, SignedHeaders: signedHeaders, Signature: signature } = fields);
+    credential = fields.get('Credential');
+    signedHeaders = fields.get('SignedHeaders');
+    signature = fields.get('Signature');
   }
   if (!credential || !signedHeaders || !signature) {
     throw new SigV4Error('IncompleteSignature', 'Authorization header requires Credential, SignedHeaders and Signature');
@@ -371,7 +388,7 @@ export async function verifySigV4(request: SigV4Request, body: Uint8Array, optio
       'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.',
     );
   }
-  const result: SigV4Result = { accessKeyId, region, service, signedAt, signedHeaders, secret };
+  const result: SigV4Result = { accessKeyId, region, service, signedAt, signedHeaders, signature, secret };
   const token = request.headers.get('x-amz-security-token');
   if (token !== null) result.securityToken = token;
   return result;

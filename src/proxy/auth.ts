@@ -168,9 +168,9 @@ export class SigV4Authenticator {
     if (this.#config.regions && !this.#config.regions.includes(result.region)) {
       throw new ProxyError('InvalidSignatureException', `Credential should be scoped to a valid region, not '${result.region}'.`, 400, { reason: `sigv4 region ${result.region} not allowed` });
     }
-    const signature = /Signature=([0-9a-f]{64})/.exec(request.headers.get('authorization') ?? '')![1]!;
-    // A signature is valid while |now − signedAt| ≤ skew: remember it until then.
-    const fresh = await this.#replay.remember(signature, result.signedAt + skewMs + 1000);
+    // A signature is valid while |now − signedAt| ≤ skew: remember it until then. It is the signature
+    // the verifier checked, from the same parse of the header (never a second reading of it).
+    const fresh = await this.#replay.remember(result.signature, result.signedAt + skewMs + 1000);
     if (!fresh) {
       throw new ProxyError('InvalidSignatureException', 'The request signature has already been used (replayed request).', 400, { reason: 'sigv4 replay' });
     }

@@ -81,6 +81,33 @@ describe('verifySigV4 (WebCrypto)', () => {
     await expectCode(verifySigV4(basic, new Uint8Array(), { lookupSecret }), 'IncompleteSignature');
   });
 
+  test('one parse of the Authorization header: duplicate, unknown and malformed fields are refused, and the signature returned is the one verified', async () => {
+    const { request, body } = await signed();
+    const auth = request.headers.get('authorization')!;
+    const real = auth.split('Signature=')[1]!;
+    const decoy = 'f'.repeat(64);
+    const withAuth = (value: string) => {
+      const headers = new Headers(request.headers);
+      headers.set('authorization', value);
+      return new Request(request.url, { method: 'POST', headers, body });
+    };
+    const mangled = [
+      auth.replace('Signature=', `Signature=${decoy}, Signature=`),
+      auth.replace('Signature=', `XSignature=${decoy}, Signature=`),
+      `${auth}, Signature=${decoy}`,
+      `${auth}, Signature=${real}`,
+      `${auth}, Foo=bar`,
+      `${auth},`,
+      auth.replace(', SignedHeaders=', ', Signature, SignedHeaders='),
+      auth.replace('SignedHeaders=', `Credential=AKIDEXAMPLE/x/y/kms/aws4_request, SignedHeaders=`),
+    ];
+    for (const value of mangled) await expectCode(verifySigV4(withAuth(value), body, { lookupSecret }), 'IncompleteSignature');
+    // The general (non-usual) spelling still parses when it is exactly the three fields.
+    const spaced = auth.replace(', SignedHeaders=', ',  SignedHeaders=').replace(', Signature=', ' ,Signature=');
+    const r = await verifySigV4(withAuth(spaced), body, { lookupSecret });
+    assert.equal(r.signature, real);
+  });
+
   test('rejects a signing time more than 5 minutes away, either side', async () => {
     const now = Date.now();
     for (const t of [now - 6 * 60_000, now + 6 * 60_000]) {
