@@ -29,6 +29,7 @@ import { parseEnvelope, verifyEnvelope, type SealboxEnvelope } from './envelope.
 import { JSON_CONTENT_TYPE, ProxyError, accessDenied, errorResponse, serialization, validation } from './errors.js';
 import { KeyResolver, resourceNames, type ResolvedKey } from './keys.js';
 import { TokenBuckets } from './rate-limit.js';
+import { checkContextKeys, checkRequestShape } from './shapes.js';
 import { Upstream, upstreamError } from './upstream.js';
 
 export type {
@@ -66,26 +67,6 @@ export const PROXY_OPERATIONS = [
   'DescribeKey',
 ] as const;
 type Op = (typeof PROXY_OPERATIONS)[number];
-
-/** Request members forwarded per operation (anything else is a ValidationException). */
-const FIELDS: Record<Op, string[]> = {
-  GenerateDataKey: ['KeyId', 'EncryptionContext', 'NumberOfBytes', 'KeySpec', 'DryRun'],
-  GenerateDataKeyWithoutPlaintext: ['KeyId', 'EncryptionContext', 'NumberOfBytes', 'KeySpec', 'DryRun'],
-  Encrypt: ['KeyId', 'Plaintext', 'EncryptionContext', 'EncryptionAlgorithm', 'DryRun'],
-  Decrypt: ['CiphertextBlob', 'EncryptionContext', 'KeyId', 'EncryptionAlgorithm', 'DryRun', 'SealboxEnvelope'],
-  ReEncrypt: [
-    'CiphertextBlob',
-    'SourceEncryptionContext',
-    'SourceKeyId',
-    'DestinationKeyId',
-    'DestinationEncryptionContext',
-    'SourceEncryptionAlgorithm',
-    'DestinationEncryptionAlgorithm',
-    'DryRun',
-  ],
-  GetPublicKey: ['KeyId'],
-  DescribeKey: ['KeyId'],
-};
 
 /** Other KMS operations: refused with UnsupportedOperationException (unknown names: UnknownOperationException). */
 const OTHER_KMS_OPERATIONS = new Set(
@@ -311,12 +292,10 @@ export function createProxy(config: ProxyConfig): Proxy {
     return result.body;
   }
 
-  function forwardedFields(op: Op, input: Json): Json {
-    const out: Json = {};
-    for (const [k, v] of Object.entries(input)) {
-      if (!FIELDS[op].includes(k)) throw validation(`The proxy does not accept the member '${k}' for ${op}.`);
-      if (k !== 'SealboxEnvelope') out[k] = v;
-    }
+  /** The members to forward: all of the (shape-checked) input but the proxy's own extension. */
+  function forwardedFields(input: Json): Json {
+    const out: Json = { ...input };
+    delete out.SealboxEnvelope;
     return out;
   }
 
@@ -328,7 +307,7 @@ export function createProxy(config: ProxyConfig): Proxy {
 
   /** GenerateDataKey(WithoutPlaintext), Encrypt, GetPublicKey, DescribeKey: one named key. */
   async function simpleOp(ctx: Ctx, op: Op, input: Json): Promise<Json> {
-    const out = forwardedFields(op, input);
+    const out = forwardedFields(input);
     const keyId = optionalString(input, 'KeyId', true)!;
     const context = op === 'GetPublicKey' || op === 'DescribeKey' ? undefined : contextOf(input, 'EncryptionContext');
     if (context) ctx.context = context;
@@ -356,7 +335,7 @@ export function createProxy(config: ProxyConfig): Proxy {
   }
 
   async function decryptOp(ctx: Ctx, input: Json): Promise<Json> {
-    const out = forwardedFields('Decrypt', input);
+    const out = forwardedFields(input);
     const algorithm = optionalString(input, 'EncryptionAlgorithm') ?? 'SYMMETRIC_DEFAULT';
     let envelope: SealboxEnvelope | undefined;
     if (input.SealboxEnvelope !== undefined) envelope = parseEnvelope(input.SealboxEnvelope);
@@ -369,6 +348,7 @@ export function createProxy(config: ProxyConfig): Proxy {
         );
       }
       // The KMS binds no context to asymmetric ciphertexts: policy sees the envelope's context.
+      checkContextKeys(envelope.context, 'SealboxEnvelope.Protected context');
       context = envelope.context;
       delete out.EncryptionContext;
     }
@@ -421,7 +401,7 @@ export function createProxy(config: ProxyConfig): Proxy {
   }
 
   async function reEncryptOp(ctx: Ctx, input: Json): Promise<Json> {
-    const out = forwardedFields('ReEncrypt', input);
+    const out = forwardedFields(input);
     const srcAlg = optionalString(input, 'SourceEncryptionAlgorithm') ?? 'SYMMETRIC_DEFAULT';
     const dstAlg = optionalString(input, 'DestinationEncryptionAlgorithm') ?? 'SYMMETRIC_DEFAULT';
     if (srcAlg !== 'SYMMETRIC_DEFAULT') {
@@ -530,6 +510,7 @@ export function createProxy(config: ProxyConfig): Proxy {
         }
       }
       if (!isRecord(input)) throw serialization('The request body must be a JSON object.');
+      checkRequestShape(op as Op, input);
       let result: Json;
       switch (op as Op) {
         case 'Decrypt':

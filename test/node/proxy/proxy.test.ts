@@ -425,7 +425,9 @@ describe('protocol', () => {
     await refuse('GenerateDataKey', '{not json', 'SerializationException');
     await refuse('GenerateDataKey', '[1,2]', 'SerializationException');
     await refuse('GenerateDataKey', { KeySpec: 'AES_256' }, 'ValidationException');
-    await refuse('GenerateDataKey', { KeyId: 7 }, 'ValidationException');
+    // A member of the wrong JSON type is AWS's SerializationException ("NUMBER_VALUE cannot be
+    // converted to String"), as it is for the encryption context below.
+    await refuse('GenerateDataKey', { KeyId: 7 }, 'SerializationException');
     await refuse('GenerateDataKey', { KeyId: 'alias/tenant-a', EncryptionContext: 'tenant=a' }, 'SerializationException');
     await refuse('GenerateDataKey', { KeyId: 'alias/tenant-a', EncryptionContext: { tenant: 'a' }, GrantTokens: ['x'] }, 'ValidationException');
     await refuse('Decrypt', { CiphertextBlob: 'AAAA', Recipient: {} }, 'ValidationException');
