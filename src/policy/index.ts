@@ -247,6 +247,27 @@ const LITERAL_PLACEHOLDER = { '*': '\u0000STAR\u0000', '?': '\u0000QMARK\u0000' 
  * `forGlob`, a substituted value's own `*`/`?` are kept literal (the caller matches with
  * `globMatchLiteral`), so a claim value cannot widen a pattern.
  */
+/** A condition key that two entries of the request context spell alike but for case. */
+const AMBIGUOUS = Symbol('ambiguous condition key');
+
+/**
+ * Condition key names are matched ignoring case (as in AWS). When two entries match one name (an
+ * encryption context with `TENANT` and `Tenant`), which one is meant would depend on the order of
+ * the request's keys: the lookup says so instead of picking one.
+ */
+function lookupCaseInsensitive<T>(map: Record<string, T> | undefined, key: string): T | undefined | typeof AMBIGUOUS {
+  if (!map) return undefined;
+  const lower = key.toLowerCase();
+  let found: T | undefined;
+  let matches = 0;
+  for (const k of Object.keys(map)) {
+    if (k.toLowerCase() !== lower) continue;
+    if (++matches > 1) return AMBIGUOUS;
+    found = map[k];
+  }
+  return found;
+}
+
 function substitute(
   text: string,
   variables: Record<string, string | undefined>,
@@ -259,7 +280,8 @@ function substitute(
     if (name === '?') return forGlob ? LITERAL_PLACEHOLDER['?'] : '?';
     if (name === '$') return '$';
     const v = lookupCaseInsensitive(variables, name);
-    if (v === undefined) {
+    // A variable spelled twice ignoring case has no one value: as if it had none.
+    if (v === undefined || v === AMBIGUOUS) {
       missing = true;
       return '';
     }
@@ -308,14 +330,6 @@ function globMatchLiteral(pattern: string, value: string, ignoreCase = false): b
   }
   while (ti < tokens.length && 'star' in tokens[ti]!) ti++;
   return ti === tokens.length;
-}
-
-function lookupCaseInsensitive<T>(map: Record<string, T> | undefined, key: string): T | undefined {
-  if (!map) return undefined;
-  if (Object.prototype.hasOwnProperty.call(map, key)) return map[key];
-  const lower = key.toLowerCase();
-  for (const k of Object.keys(map)) if (k.toLowerCase() === lower) return map[k];
-  return undefined;
 }
 
 function list(v: string | string[] | undefined): string[] {
@@ -367,9 +381,9 @@ function resourceMatches(patterns: string | string[] | undefined, resource: stri
 
 type Ctx = Record<string, string | string[] | boolean | undefined>;
 
-function contextValues(ctx: Ctx | undefined, key: string): string[] | undefined {
+function contextValues(ctx: Ctx | undefined, key: string): string[] | undefined | typeof AMBIGUOUS {
   const v = lookupCaseInsensitive(ctx, key);
-  if (v === undefined) return undefined;
+  if (v === undefined || v === AMBIGUOUS) return v;
   if (Array.isArray(v)) return v;
   return [typeof v === 'boolean' ? String(v) : v];
 }
@@ -390,17 +404,22 @@ function stringCompare(base: string, policyValue: string, actual: string): boole
   }
 }
 
+/**
+ * Whether a statement's conditions hold: true, false, or AMBIGUOUS when a condition reads a key the
+ * request spells twice ignoring case (the statement's effect then decides: see `statementMatches`).
+ */
 function conditionMatches(
   condition: PolicyStatement['Condition'],
   ctx: Ctx | undefined,
   vars: Record<string, string | undefined>,
-): boolean {
+): boolean | typeof AMBIGUOUS {
   if (!condition) return true;
   for (const [op, block] of Object.entries(condition)) {
     const { base, ifExists, set } = parseOperator(op);
     for (const [key, raw] of Object.entries(block)) {
       const policyValues = (Array.isArray(raw) ? raw : [raw]).map((v) => String(v));
       const actual = contextValues(ctx, key);
+      if (actual === AMBIGUOUS) return AMBIGUOUS;
       if (base === 'Null') {
         // "Null": true → the key must be absent; false → present.
         const wantAbsent = policyValues.some((v) => v.toLowerCase() === 'true');
@@ -446,7 +465,10 @@ function statementMatches(s: PolicyStatement, req: PolicyRequest, vars: Record<s
   if (s.Action !== undefined ? !actionMatches(s.Action, req.action) : actionMatches(s.NotAction, req.action)) return false;
   if (s.Resource !== undefined && !resourceMatches(s.Resource, req.resource, vars)) return false;
   if (s.NotResource !== undefined && resourceMatches(s.NotResource, req.resource, vars)) return false;
-  return conditionMatches(s.Condition, req.conditionKeys, vars);
+  const conditions = conditionMatches(s.Condition, req.conditionKeys, vars);
+  // A condition on an ambiguous key never grants: an Allow does not match, and a Deny applies, so
+  // the decision cannot depend on which spelling the request listed first.
+  return conditions === AMBIGUOUS ? s.Effect === 'Deny' : conditions;
 }
 
 /**

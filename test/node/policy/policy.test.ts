@@ -272,6 +272,40 @@ describe('properties', () => {
     );
   });
 
+  test('a condition key the request spells twice ignoring case never grants, whatever the order of the keys', () => {
+    const allowTenant = policy({ Sid: 'A', Effect: 'Allow', Principal: '*', Action: 'kms:Decrypt', Condition: { StringEquals: { 'kms:EncryptionContext:tenant': 'a' } } });
+    const denyOthers = policy(
+      { Sid: 'A', Effect: 'Allow', Principal: '*', Action: 'kms:Decrypt' },
+      { Sid: 'D', Effect: 'Deny', Principal: '*', Action: 'kms:Decrypt', Condition: { StringNotEquals: { 'kms:EncryptionContext:tenant': 'a' } } },
+    );
+    const nullCheck = policy({ Sid: 'N', Effect: 'Allow', Principal: '*', Action: 'kms:Decrypt', Condition: { Null: { 'kms:EncryptionContext:tenant': 'false' } } });
+    for (const context of [{ TENANT: 'a', Tenant: 'b' }, { Tenant: 'b', TENANT: 'a' }, { tenant: 'a', TENANT: 'b' }, { TENANT: 'a', tenant: 'a' }] as Array<Record<string, string>>) {
+      const r = req({ conditionKeys: encryptionContextKeys(context) });
+      assert.equal(evaluatePolicy(allowTenant, r).decision, 'ImplicitDeny', JSON.stringify(context));
+      assert.deepEqual(evaluatePolicy(denyOthers, r), { decision: 'Deny', statement: 'D' });
+      assert.equal(evaluatePolicy(nullCheck, r).decision, 'ImplicitDeny');
+    }
+    // A key spelled once, in any case, still matches.
+    assert.equal(evaluatePolicy(allowTenant, req({ conditionKeys: encryptionContextKeys({ TENANT: 'a' }) })).decision, 'Allow');
+    // Statements that do not read the ambiguous key are unaffected.
+    assert.equal(evaluatePolicy(policy({ Effect: 'Allow', Principal: '*', Action: 'kms:Decrypt' }), req({ conditionKeys: encryptionContextKeys({ X: '1', x: '2' }) })).decision, 'Allow');
+  });
+
+  test('the decision does not depend on the order of the context keys', () => {
+    const p = policy(
+      { Sid: 'A', Effect: 'Allow', Principal: '*', Action: 'kms:Decrypt', Condition: { StringEquals: { 'kms:EncryptionContext:tenant': 'a' } } },
+      { Sid: 'D', Effect: 'Deny', Principal: '*', Action: 'kms:Decrypt', Condition: { StringEquals: { 'kms:EncryptionContext:role': 'x' } } },
+    );
+    const key = fc.constantFrom('tenant', 'TENANT', 'Tenant', 'role', 'ROLE', 'other');
+    fc.assert(
+      fc.property(fc.array(fc.tuple(key, fc.constantFrom('a', 'b', 'x')), { maxLength: 5 }), (pairs) => {
+        const forward = Object.fromEntries(pairs);
+        const backward = Object.fromEntries(Object.entries(forward).reverse());
+        assert.deepEqual(evaluatePolicy(p, req({ conditionKeys: encryptionContextKeys(forward) })), evaluatePolicy(p, req({ conditionKeys: encryptionContextKeys(backward) })));
+      }),
+    );
+  });
+
   test('globMatch agrees with a regular-expression reference', () => {
     fc.assert(
       fc.property(fc.stringMatching(/^[ab*?]{0,8}$/), fc.stringMatching(/^[ab]{0,8}$/), (pattern, value) => {
