@@ -275,7 +275,12 @@ export class KmsClient {
    * `Plaintext` and `PublicKey` in the output come back as bytes.
    */
   async send<T = Record<string, unknown>>(operation: string, input: object, options: KmsCallOptions = {}): Promise<T> {
-    const body = JSON.stringify(input, (_key, value: unknown) => (isBytes(value) ? toBase64(value) : value));
+    // The replacer reads the holder's own value (`this[key]`): JSON.stringify hands it the result of
+    // `toJSON()` instead, which for a Node Buffer (a Uint8Array) is `{ type, data }`, not the bytes.
+    const body = JSON.stringify(input, function (this: Record<string, unknown>, key: string, value: unknown) {
+      const own = this[key];
+      return isBytes(own) ? toBase64(own) : value;
+    });
     const { maxAttempts, baseDelayMs, maxDelayMs, maxRetryAfterMs } = this.#retry;
     const signal = options.signal;
     for (let attempt = 1; ; attempt++) {

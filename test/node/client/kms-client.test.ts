@@ -38,6 +38,14 @@ describe('KmsClient against the local KMS (SigV4 over HTTP)', () => {
     assert.equal(back.KeyId, key);
   });
 
+  test('byte members given as Node Buffers (what a file read hands decrypt) are sent as base64 too', async () => {
+    const context = { tenant: 'acme' };
+    const out = await client.generateDataKey({ KeyId: 'alias/app', KeySpec: 'AES_256', EncryptionContext: context });
+    // Buffer has a toJSON that JSON.stringify calls before any replacer sees the value.
+    const back = await client.decrypt({ CiphertextBlob: Buffer.from(out.CiphertextBlob!), EncryptionContext: context });
+    assert.deepEqual(back.Plaintext, out.Plaintext);
+  });
+
   test('GenerateDataKeyWithoutPlaintext: encrypt later', async () => {
     const out = await client.generateDataKeyWithoutPlaintext({ KeyId: key, KeySpec: 'AES_256', EncryptionContext: { a: 'b' } });
     assert.equal(out.KeyId, key);
