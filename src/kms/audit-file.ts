@@ -40,7 +40,8 @@ export class AuditFile {
     this.#size = size;
   }
 
-  static async open(path: string, log: (m: string) => void = (m) => console.warn(m)): Promise<AuditFile> {
+  /** `log` gets warnings (a torn last line cut off); they name the file, not the program. */
+  static async open(path: string, log: (m: string) => void = (m) => console.warn(`sealbox: ${m}`)): Promise<AuditFile> {
     const fh = await open(path, 'a+', 0o600);
     const { size } = await fh.stat();
     let kept = size;
@@ -59,7 +60,7 @@ export class AuditFile {
         }
         const keep = end < 0 ? 0 : size - readSize + Buffer.byteLength(text.slice(0, end + 1));
         if (keep < size) {
-          log(`sealbox kms: ${path} ended with an incomplete (unacknowledged) audit line; removing it.`);
+          log(`${path} ended with an incomplete (unacknowledged) audit line; removing it.`);
           await fh.truncate(keep);
           await fh.sync();
           kept = keep;

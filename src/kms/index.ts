@@ -107,7 +107,7 @@ export async function createLocalKms(options: LocalKmsOptions): Promise<LocalKms
     await applySeed(store, seed, { region, account, now: clock() });
   }
   const auditPath = options.audit === false ? undefined : (options.audit ?? join(options.dataDir, 'audit.log'));
-  const audit = auditPath === undefined ? undefined : await AuditFile.open(auditPath, options.log);
+  const audit = auditPath === undefined ? undefined : await AuditFile.open(auditPath, (m) => (options.log ?? console.warn)(`sealbox kms: ${m}`));
   const grants = await GrantStore.open(options.dataDir);
   const handlerOptions: ConstructorParameters<typeof KmsHandler>[0] = {
     store,

@@ -145,7 +145,16 @@ export interface AuditSinkObject {
   lastHash?: string;
 }
 
-export type AuditConfig = 'console' | 'none' | AuditFunction | AuditSinkObject;
+/**
+ * A sink that chains records itself, in the order it writes them (the Node audit file: group commit,
+ * one fsync for every record that arrived while the previous batch was syncing). The proxy hands it
+ * each record at once; `record` resolves when that record is durable and rejects when it is not.
+ */
+export interface AuditRecorder {
+  record(record: AuditRecord): Promise<void>;
+}
+
+export type AuditConfig = 'console' | 'none' | AuditFunction | AuditSinkObject | AuditRecorder;
 
 export interface ProxyConfig {
   upstream: UpstreamConfig;
@@ -305,8 +314,8 @@ export function validateConfig(config: ProxyConfig): ProxyConfig & { policy: Pol
     throw new ProxyConfigError('keyCacheTtlSec must be a number ≥ 0');
   }
   const a = config.audit;
-  if (a !== undefined && a !== 'console' && a !== 'none' && typeof a !== 'function' && !(isRecord(a) && typeof a.write === 'function')) {
-    throw new ProxyConfigError('audit must be "console", "none", a function or { write }');
+  if (a !== undefined && a !== 'console' && a !== 'none' && typeof a !== 'function' && !(isRecord(a) && (typeof a.write === 'function' || typeof a.record === 'function'))) {
+    throw new ProxyConfigError('audit must be "console", "none", a function, { write } or { record }');
   }
   return { ...config, policy };
 }

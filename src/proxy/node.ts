@@ -10,84 +10,31 @@
 import { createServer, type Server } from 'node:http';
 import { CallTracker, closeGracefully, listen, trackResponses, urlHost } from '../node-http.js';
 import type { AddressInfo } from 'node:net';
-import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { getRequestListener } from '@hono/node-server';
-import { GENESIS_HASH, lineHash } from '../audit/chain.js';
-import type { AuditConfig, AuditSinkObject, ProxyConfig } from './config.js';
+import { readFile } from 'node:fs/promises';
+import { AuditFile } from '../kms/audit-file.js';
+import type { AuditConfig, AuditRecorder, ProxyConfig } from './config.js';
 import { createProxy, type Proxy } from './index.js';
 
 /** A proxy config whose `audit` may also be `{ file: path }` (Node only). */
 export type NodeProxyConfig = Omit<ProxyConfig, 'audit'> & { audit?: AuditConfig | { file: string } };
 
-export interface FileAuditSink extends AuditSinkObject {
+export interface FileAuditSink extends AuditRecorder {
   readonly path: string;
   close(): Promise<void>;
 }
 
 /**
- * Opens (or creates) an audit file for appending. The chain continues from the file's last line.
- * Lines waiting while a write is in progress go out together with one fsync (group commit); each
- * `write` resolves only once its line is on disk.
+ * Opens (or creates) an audit file for appending: the local KMS's audit file writer (one chained
+ * line per record, group commit with overlapping fsyncs, the chain continued from the file's last
+ * line, a torn last line cut off with a warning). Each `record` resolves once its line is on disk.
  */
 export async function openFileAuditSink(path: string): Promise<FileAuditSink> {
-  let lastHash = GENESIS_HASH;
-  /** Bytes of accepted lines in the file: a failed write is cut back to this. */
-  let size = 0;
-  try {
-    const text = await readFile(path, 'utf8');
-    size = Buffer.byteLength(text);
-    const lines = text.split('\n').filter((l) => l !== '');
-    if (lines.length > 0) {
-      const h = lineHash(lines[lines.length - 1]!);
-      if (h === undefined) throw new Error(`audit file ${path}: the last line has no hash; refusing to continue the chain`);
-      lastHash = h;
-    }
-    if (text !== '' && !text.endsWith('\n')) throw new Error(`audit file ${path} does not end with a newline (torn write?); refusing to append`);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
-  const handle: FileHandle = await open(path, 'a', 0o600);
-  let pending: Array<{ line: string; resolve: () => void; reject: (e: unknown) => void }> = [];
-  let writing = false;
-  let closed = false;
-
-  async function flush(): Promise<void> {
-    writing = true;
-    while (pending.length > 0) {
-      const batch = pending;
-      pending = [];
-      const data = batch.map((p) => `${p.line}\n`).join('');
-      try {
-        await handle.appendFile(data, 'utf8');
-        await handle.sync();
-        size += Buffer.byteLength(data);
-        for (const p of batch) p.resolve();
-      } catch (e) {
-        // A failed or partial write (disk full) must not leave a torn or rejected line in the file:
-        // the chain continues from the last accepted line, so cut back to it.
-        await handle.truncate(size).catch(() => {});
-        for (const p of batch) p.reject(e);
-      }
-    }
-    writing = false;
-  }
-
+  const file = await AuditFile.open(path, (m) => console.warn(`sealbox proxy: ${m}`));
   return {
     path,
-    lastHash,
-    write(line) {
-      if (closed) return Promise.reject(new Error('audit file is closed'));
-      return new Promise<void>((resolve, reject) => {
-        pending.push({ line, resolve, reject });
-        if (!writing) void flush();
-      });
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      while (writing || pending.length > 0) await new Promise((r) => setTimeout(r, 5));
-      await handle.close();
-    },
+    record: (record) => file.record(record as unknown as Record<string, unknown>),
+    close: () => file.close(),
   };
 }
 
