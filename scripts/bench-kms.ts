@@ -148,7 +148,7 @@ if (values['baseline-server']) {
   process.once('SIGTERM', () => server.close(() => process.exit(0)));
 } else if (values.server !== undefined) {
   // Child: the KMS itself.
-  const { startLocalKmsServer } = await import('../src/kms/index.js');
+  const { startLocalKmsServer } = await import('../src/node/kms/index.js');
   const server = await startLocalKmsServer({ dataDir: values.server, port: 0, log: () => {}, ...(values['no-audit'] ? { audit: false as const } : {}) });
   process.stdout.write(`${server.url}\n`);
   process.once('SIGTERM', () => void server.close().then(() => process.exit(0)));

@@ -17,7 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as lib from '../src/index.js';
-import { DEFAULT_IN_FLIGHT_BYTES, chunksInFlight } from '../src/stream/parallel.js';
+import { DEFAULT_IN_FLIGHT_BYTES, chunksInFlight } from '../src/sdk/payload/parallel.js';
 import * as core from './bench/core.js';
 import type { Row } from './bench/core.js';
 import { type RuntimeResult, fmt, plainTable, runtimeNotes, runtimeTable, runtimeVerdict } from './bench/report.js';

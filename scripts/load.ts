@@ -71,8 +71,8 @@ interface ServeInfo {
 type Message = { type: 'ready'; info: ServeInfo } | { type: 'rss'; rss: number; heap: number; external: number } | { type: 'stopped' };
 
 async function serve(): Promise<void> {
-  const { startLocalKmsServer } = await import('../src/kms/index.js');
-  const { startProxyServer } = await import('../src/proxy/node.js');
+  const { startLocalKmsServer } = await import('../src/node/kms/index.js');
+  const { startProxyServer } = await import('../src/node/proxy/node.js');
   const dir = await mkdtemp(join(tmpdir(), 'sealbox-load-'));
   const kms = await startLocalKmsServer({
     dataDir: join(dir, 'kms'),
@@ -336,8 +336,8 @@ async function main(): Promise<void> {
   child.send({ type: 'stop' });
   await stopped;
 
-  const { verifyAuditChain } = await import('../src/audit/chain.js');
-  const { nodeSha256 } = await import('../src/kms/audit-file.js');
+  const { verifyAuditChain } = await import('../src/edge/audit/chain.js');
+  const { nodeSha256 } = await import('../src/node/kms/audit-file.js');
   const proxyLines = (await readFile(info.proxyAudit, 'utf8')).split('\n');
   const proxyChain = await verifyAuditChain(proxyLines, nodeSha256);
   const kmsChain = await verifyAuditChain((await readFile(info.kmsAudit, 'utf8')).split('\n'), nodeSha256);

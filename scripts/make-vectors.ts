@@ -6,9 +6,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import { MultiKeyring, RawAesKeyring, RsaOaepKeyring, encrypt, type Keyring } from '../src/index.js';
-import { encodeCbor, type CborValue } from '../src/format/cbor.js';
-import { DEFAULT_LIMITS } from '../src/format/constants.js';
-import { encodeRecipient, parseEnvelopeHeader } from '../src/format/header.js';
+import { encodeCbor, type CborValue } from '../src/sdk/format/cbor.js';
+import { DEFAULT_LIMITS } from '../src/sdk/format/constants.js';
+import { encodeRecipient, parseEnvelopeHeader } from '../src/sdk/format/header.js';
 import { hex, pattern, sha } from '../test/suite/harness.js';
 import { AES_KEY, AES_KEY_2, AES_KEY_NAME, AES_KEY_NAME_2 } from '../test/suite/keys.js';
 

@@ -2,20 +2,20 @@
  * Sealbox: envelope encryption for browsers and the edge. This entry runs in every runtime
  * (browsers, Node, Deno, Bun, Workers): Web platform APIs only, no Node built-ins.
  */
-export { SealboxError, isSealboxError, type SealboxErrorCode } from './errors.js';
-export { encrypt } from './envelope/encrypt.js';
-export { decrypt, type DecryptResult } from './envelope/decrypt.js';
-export { inspect } from './envelope/inspect.js';
-export { EncryptStream, type EncryptStreamOptions } from './stream/encrypt-stream.js';
-export { DecryptStream, type DecryptStreamOptions } from './stream/decrypt-stream.js';
-export { decryptRange, type DecryptRangeOptions, type RangeReader, type RangeSource } from './stream/range.js';
-export type { EncryptOptions, DecryptOptions } from './envelope/session.js';
-export type { EncryptionContext, HeaderInfo, Recipient } from './format/header.js';
-export { DEFAULT_LIMITS, type EnvelopeLimits } from './format/constants.js';
-export type { Keyring, DataKey, WrapRequest, WrapResult, UnwrapRequest } from './keyring/types.js';
-export { RawAesKeyring, type RawAesKeyringOptions } from './keyring/raw-aes.js';
-export { RsaOaepKeyring, type RsaOaepKeyringOptions } from './keyring/rsa-oaep.js';
-export { MultiKeyring, type MultiKeyringOptions } from './keyring/multi.js';
+export { SealboxError, isSealboxError, type SealboxErrorCode } from './sdk/errors.js';
+export { encrypt } from './sdk/envelope/encrypt.js';
+export { decrypt, type DecryptResult } from './sdk/envelope/decrypt.js';
+export { inspect } from './sdk/envelope/inspect.js';
+export { EncryptStream, type EncryptStreamOptions } from './sdk/stream/encrypt-stream.js';
+export { DecryptStream, type DecryptStreamOptions } from './sdk/stream/decrypt-stream.js';
+export { decryptRange, type DecryptRangeOptions, type RangeReader, type RangeSource } from './sdk/stream/range.js';
+export type { EncryptOptions, DecryptOptions } from './sdk/envelope/session.js';
+export type { EncryptionContext, HeaderInfo, Recipient } from './sdk/format/header.js';
+export { DEFAULT_LIMITS, type EnvelopeLimits } from './sdk/format/constants.js';
+export type { Keyring, DataKey, WrapRequest, WrapResult, UnwrapRequest } from './sdk/keyring/types.js';
+export { RawAesKeyring, type RawAesKeyringOptions } from './sdk/keyring/raw-aes.js';
+export { RsaOaepKeyring, type RsaOaepKeyringOptions } from './sdk/keyring/rsa-oaep.js';
+export { MultiKeyring, type MultiKeyringOptions } from './sdk/keyring/multi.js';
 export {
   KmsClient,
   KmsRequestError,
@@ -37,7 +37,7 @@ export {
   type DescribeKeyOutput,
   type KeyMetadata,
   type SealboxEnvelopeInput,
-} from './client/kms-client.js';
-export { KmsKeyring, type KmsKeyringOptions, type KmsKeyType } from './keyring/kms.js';
-export { CachingKeyring, type CachingKeyringOptions } from './keyring/caching.js';
-export { rewrap, rewrapHeader, envelopeHeadLength, type RewrapOptions, type RewrapWithKmsOptions, type RewrapWithKeyringOptions } from './envelope/rewrap.js';
+} from './sdk/client/kms-client.js';
+export { KmsKeyring, type KmsKeyringOptions, type KmsKeyType } from './sdk/keyring/kms.js';
+export { CachingKeyring, type CachingKeyringOptions } from './sdk/keyring/caching.js';
+export { rewrap, rewrapHeader, envelopeHeadLength, type RewrapOptions, type RewrapWithKmsOptions, type RewrapWithKeyringOptions } from './sdk/envelope/rewrap.js';

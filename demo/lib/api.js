@@ -1,4 +1,4 @@
-// The dev server's HTTP API (see src/devserver/server.ts): demo tokens, blob store, keys, audit.
+// The dev server's HTTP API (see src/node/devserver/server.ts): demo tokens, blob store, keys, audit.
 
 let session = null; // { token, expiresAt, user }
 

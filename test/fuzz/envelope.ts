@@ -7,10 +7,10 @@
  * SealboxError. Anything else — another exception type, a different plaintext — is a bug.
  */
 import fc from 'fast-check';
-import { SealboxError } from '../../src/errors.js';
+import { SealboxError } from '../../src/sdk/errors.js';
 import { RawAesKeyring, decrypt, encrypt } from '../../src/index.js';
-import { DEFAULT_LIMITS } from '../../src/format/constants.js';
-import { parseEnvelopeHeader } from '../../src/format/header.js';
+import { DEFAULT_LIMITS } from '../../src/sdk/format/constants.js';
+import { parseEnvelopeHeader } from '../../src/sdk/format/header.js';
 import { describe, equalBytes, mutate, mutation, recipientsRange } from './mutate.js';
 
 export interface FuzzTarget {

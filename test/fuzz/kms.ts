@@ -1,6 +1,6 @@
 /**
  * Fuzz targets for the local KMS (fast-check, seeded): its JSON 1.1 handler, in process
- * (`createLocalKms(...).fetch`), and the SigV4 verifier (`src/kms/sigv4.ts`).
+ * (`createLocalKms(...).fetch`), and the SigV4 verifier (`src/edge/aws/sigv4.ts`).
  *
  * Handler oracle: every answer is a well-formed KMS response — JSON; a 200, or a 4xx with a string
  * `__type` and `message`, `x-amzn-errortype` equal to `__type` and an `x-amzn-requestid` — never a
@@ -16,10 +16,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { verifyAuditChain } from '../../src/audit/chain.js';
-import { nodeSha256 } from '../../src/kms/audit-file.js';
-import { createLocalKms, type LocalKms } from '../../src/kms/index.js';
-import { SigV4Error, verifySigV4 } from '../../src/kms/sigv4.js';
+import { verifyAuditChain } from '../../src/edge/audit/chain.js';
+import { nodeSha256 } from '../../src/node/kms/audit-file.js';
+import { createLocalKms, type LocalKms } from '../../src/node/kms/index.js';
+import { SigV4Error, verifySigV4 } from '../../src/edge/aws/sigv4.js';
 import { describe, errorText } from './mutate.js';
 import { asSigV4Request, sign, toRequest, type Signed } from './sign.js';
 import type { FuzzTarget } from './envelope.js';

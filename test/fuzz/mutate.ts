@@ -4,9 +4,9 @@
  * overwrites), plus helpers to describe a case and to find where the recipients sit.
  */
 import fc from 'fast-check';
-import { encodeCbor } from '../../src/format/cbor.js';
-import { DEFAULT_LIMITS } from '../../src/format/constants.js';
-import { encodeRecipient, parseEnvelopeHeader } from '../../src/format/header.js';
+import { encodeCbor } from '../../src/sdk/format/cbor.js';
+import { DEFAULT_LIMITS } from '../../src/sdk/format/constants.js';
+import { encodeRecipient, parseEnvelopeHeader } from '../../src/sdk/format/header.js';
 
 export type Mutation =
   | { kind: 'flip'; at: number; bit: number }

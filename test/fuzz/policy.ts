@@ -1,5 +1,5 @@
 /**
- * Fuzzing of the key-policy evaluator (`src/policy`, fast-check, seeded).
+ * Fuzzing of the key-policy evaluator (`src/edge/policy`, fast-check, seeded).
  *
  * Oracle: `parsePolicy` on anything — random documents close to valid ones, arbitrary JSON values,
  * mutated policy text — returns a policy or throws `PolicyError`, nothing else. On a parsed policy,
@@ -9,7 +9,7 @@
  * makes every request Deny.
  */
 import fc from 'fast-check';
-import { PolicyError, evaluatePolicy, parsePolicy, type Policy, type PolicyRequest } from '../../src/policy/index.js';
+import { PolicyError, evaluatePolicy, parsePolicy, type Policy, type PolicyRequest } from '../../src/edge/policy/index.js';
 import { describe, errorText } from './mutate.js';
 import type { FuzzTarget } from './envelope.js';
 

@@ -18,11 +18,11 @@
 import { rm } from 'node:fs/promises';
 import fc from 'fast-check';
 import { SignJWT } from 'jose';
-import { verifyAuditChain } from '../../src/audit/chain.js';
-import { nodeSha256 } from '../../src/kms/audit-file.js';
-import { createLocalKms, type LocalKms, type SeedFile } from '../../src/kms/index.js';
-import type { Policy } from '../../src/policy/index.js';
-import { createProxy } from '../../src/proxy/index.js';
+import { verifyAuditChain } from '../../src/edge/audit/chain.js';
+import { nodeSha256 } from '../../src/node/kms/audit-file.js';
+import { createLocalKms, type LocalKms, type SeedFile } from '../../src/node/kms/index.js';
+import type { Policy } from '../../src/edge/policy/index.js';
+import { createProxy } from '../../src/edge/proxy/index.js';
 import { fuzzDir } from './kms.js';
 import { describe } from './mutate.js';
 import { sign } from './sign.js';

@@ -15,7 +15,7 @@
  * must be a SealboxError.
  */
 import fc from 'fast-check';
-import { SealboxError } from '../../src/errors.js';
+import { SealboxError } from '../../src/sdk/errors.js';
 import { DecryptStream, RawAesKeyring, decryptRange, encrypt } from '../../src/index.js';
 import { describe, equalBytes, errorText, mutate, mutation, recipientsRange } from './mutate.js';
 import type { FuzzTarget } from './envelope.js';

@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AwsV4Signer } from 'aws4fetch';
-import { PolicyError, evaluatePolicy, parsePolicy } from '../../src/policy/index.js';
-import { verifySigV4 } from '../../src/kms/sigv4.js';
+import { PolicyError, evaluatePolicy, parsePolicy } from '../../src/edge/policy/index.js';
+import { verifySigV4 } from '../../src/edge/aws/sigv4.js';
 import { asSigV4Request, sign } from '../fuzz/sign.js';
 
 // fuzz "policy parser" (seed 1): a Statement list with a hole passed validation, and every
@@ -57,7 +57,7 @@ test('an encryption context key "__proto__" is bound like any other (local KMS a
   const { mkdtemp, rm } = await import('node:fs/promises');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
-  const { createLocalKms } = await import('../../src/kms/index.js');
+  const { createLocalKms } = await import('../../src/node/kms/index.js');
   const { RawAesKeyring, decrypt, encrypt } = await import('../../src/index.js');
   const creds = { accessKeyId: 'AKIAPROTOREGRESSION1', secretAccessKey: 'proto-regression-secret-0123456789abcd' };
   const dir = await mkdtemp(join(tmpdir(), 'sealbox-proto-'));

@@ -11,8 +11,8 @@
  */
 import { MultiKeyring, RawAesKeyring, RsaOaepKeyring, SealboxError, decrypt, encrypt } from '../../src/index.js';
 import type { Keyring } from '../../src/index.js';
-import { aesGcmOpen, aesGcmSeal, importAeadKey } from '../../src/crypto/aes-gcm.js';
-import { hkdfExpandSha512 } from '../../src/crypto/hkdf.js';
+import { aesGcmOpen, aesGcmSeal, importAeadKey } from '../../src/sdk/crypto/aes-gcm.js';
+import { hkdfExpandSha512 } from '../../src/sdk/crypto/hkdf.js';
 import { type SuiteEnv, type TestCase, bytesEqual, hex, pattern } from '../suite/harness.js';
 import { AES_KEY, AES_KEY_2, AES_KEY_NAME, AES_KEY_NAME_2 } from '../suite/keys.js';
 import { RSA_PRIVATE_PEM, RSA_PUBLIC_PEM } from './matrix.js';

@@ -3,7 +3,7 @@
  * per-runtime runners (test/node, test/browser, and later Deno, Bun and workerd). A case gets an
  * `env` with the few things that differ between runtimes: how to read a fixture file.
  */
-import { SealboxError } from '../../src/errors.js';
+import { SealboxError } from '../../src/sdk/errors.js';
 
 export interface SuiteEnv {
   runtime: string;

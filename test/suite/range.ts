@@ -4,10 +4,10 @@
  * final chunk is authenticated, and the Wycheproof vectors go through the ranged path.
  */
 import fc from 'fast-check';
-import { SealboxError } from '../../src/errors.js';
+import { SealboxError } from '../../src/sdk/errors.js';
 import { decryptRange, encrypt, type RangeSource } from '../../src/index.js';
-import { COBBLESTONE_HEADER_BYTES, SALT_BYTES, checkCommitment, deriveMessageKeys, layoutFromCiphertextLength } from '../../src/stream/cobblestone.js';
-import { readCobblestoneRange } from '../../src/stream/range.js';
+import { COBBLESTONE_HEADER_BYTES, SALT_BYTES, checkCommitment, deriveMessageKeys, layoutFromCiphertextLength } from '../../src/sdk/payload/cobblestone.js';
+import { readCobblestoneRange } from '../../src/sdk/stream/range.js';
 import { AssertionError, type TestCase, bytesEqual, equal, inflate, ok, pattern, rejectsWith, sha, unhex } from './harness.js';
 import { C, SALT, SEALED, fixedKeyring } from './streams.js';
 import { loadWycheproof } from './wycheproof.js';

@@ -1,5 +1,5 @@
 /** One-shot round trips through every keyring, at chunk boundaries, with contexts and options. */
-import { parseEnvelopeHeader } from '../../src/format/header.js';
+import { parseEnvelopeHeader } from '../../src/sdk/format/header.js';
 import { DEFAULT_LIMITS, MultiKeyring, RawAesKeyring, RsaOaepKeyring, decrypt, encrypt, inspect } from '../../src/index.js';
 import { type TestCase, bytesEqual, deepEqual, equal, ok, pattern, rejectsWith } from './harness.js';
 import { AES_KEY, AES_KEY_2, AES_KEY_NAME, AES_KEY_NAME_2, rsaTestPair } from './keys.js';

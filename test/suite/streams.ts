@@ -4,12 +4,12 @@
  * work, and the Wycheproof vectors pass through the streaming core.
  */
 import fc from 'fast-check';
-import { SealboxError } from '../../src/errors.js';
+import { SealboxError } from '../../src/sdk/errors.js';
 import { DecryptStream, EncryptStream, decrypt, encrypt } from '../../src/index.js';
-import type { Keyring } from '../../src/keyring/types.js';
-import { CobblestoneDecryptStream, CobblestoneEncryptStream } from '../../src/stream/chunk-stream.js';
-import { joinsOutputs } from '../../src/stream/output.js';
-import { COBBLESTONE_HEADER_BYTES, SALT_BYTES, TAG_BYTES, checkCommitment, deriveMessageKeys } from '../../src/stream/cobblestone.js';
+import type { Keyring } from '../../src/sdk/keyring/types.js';
+import { CobblestoneDecryptStream, CobblestoneEncryptStream } from '../../src/sdk/stream/chunk-stream.js';
+import { joinsOutputs } from '../../src/sdk/stream/output.js';
+import { COBBLESTONE_HEADER_BYTES, SALT_BYTES, TAG_BYTES, checkCommitment, deriveMessageKeys } from '../../src/sdk/payload/cobblestone.js';
 import { AssertionError, type TestCase, bytesEqual, equal, inflate, ok, pattern, sha, unhex } from './harness.js';
 import { loadWycheproof } from './wycheproof.js';
 

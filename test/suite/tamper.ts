@@ -4,11 +4,11 @@
  * inside the recipient entry, which is unauthenticated by design (rewrap replaces it): there it
  * may instead give exactly the original plaintext and context. Nothing else may pass.
  */
-import { SealboxError } from '../../src/errors.js';
+import { SealboxError } from '../../src/sdk/errors.js';
 import { type Keyring, RawAesKeyring, RsaOaepKeyring, decrypt, encrypt } from '../../src/index.js';
-import { encodeCbor } from '../../src/format/cbor.js';
-import { DEFAULT_LIMITS } from '../../src/format/constants.js';
-import { encodeRecipient, parseEnvelopeHeader } from '../../src/format/header.js';
+import { encodeCbor } from '../../src/sdk/format/cbor.js';
+import { DEFAULT_LIMITS } from '../../src/sdk/format/constants.js';
+import { encodeRecipient, parseEnvelopeHeader } from '../../src/sdk/format/header.js';
 import { AssertionError, type TestCase, bytesEqual, deepEqual, equal, pattern } from './harness.js';
 import { AES_KEY, rsaTestPair } from './keys.js';
 

@@ -1,5 +1,5 @@
 /** The 35 Wycheproof Cobblestone-256 vectors, through our Cobblestone layer. */
-import { SealboxError } from '../../src/errors.js';
+import { SealboxError } from '../../src/sdk/errors.js';
 import {
   COBBLESTONE_HEADER_BYTES,
   SALT_BYTES,
@@ -11,8 +11,8 @@ import {
   openChunk,
   sealChunk,
   type MessageKeys,
-} from '../../src/stream/cobblestone.js';
-import { importAeadKey } from '../../src/crypto/aes-gcm.js';
+} from '../../src/sdk/payload/cobblestone.js';
+import { importAeadKey } from '../../src/sdk/crypto/aes-gcm.js';
 import { AssertionError, type TestCase, bytesEqual, equal, hex, inflate, ok, sha, unhex } from './harness.js';
 
 export const WYCHEPROOF_PATH = 'test/vectors/wycheproof/c2sp_chunked_encryption_aes_256_gcm_test.json';

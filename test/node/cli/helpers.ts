@@ -6,7 +6,7 @@ import { cp, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startLocalKmsServer, type LocalKmsServer } from '../../../src/kms/index.js';
+import { startLocalKmsServer, type LocalKmsServer } from '../../../src/node/kms/index.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -22,7 +22,7 @@ const MARKER = join(ROOT, 'dist/browser/sealbox.min.js');
 
 async function snapshotOnce(): Promise<string | undefined> {
   const before = existsSync(MARKER) ? statSync(MARKER).mtimeMs : undefined;
-  if (before === undefined || !existsSync(join(ROOT, 'dist/cli/main.js'))) return undefined;
+  if (before === undefined || !existsSync(join(ROOT, 'dist/node/cli/main.js'))) return undefined;
   const snapshot = await mkdtemp(join(tmpdir(), 'sealbox-cli-bin-'));
   try {
     await cp(join(ROOT, 'dist'), join(snapshot, 'dist'), { recursive: true });

@@ -18,7 +18,7 @@ let script: string;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sealbox-cli-serve-'));
   script = join(dir, 'main.mts');
-  await writeFile(script, `import { main } from ${JSON.stringify(join(ROOT, 'src/cli/main.ts'))};\nprocess.exitCode = await main(process.argv.slice(2));\n`);
+  await writeFile(script, `import { main } from ${JSON.stringify(join(ROOT, 'src/node/cli/main.ts'))};\nprocess.exitCode = await main(process.argv.slice(2));\n`);
 });
 after(() => rm(dir, { recursive: true, force: true }));
 

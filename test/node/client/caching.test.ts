@@ -2,13 +2,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { DisableKeyCommand, EnableKeyCommand } from '@aws-sdk/client-kms';
-import { decrypt } from '../../../src/envelope/decrypt.js';
-import { encrypt } from '../../../src/envelope/encrypt.js';
-import { EncryptStream } from '../../../src/stream/encrypt-stream.js';
-import { CachingKeyring } from '../../../src/keyring/caching.js';
-import { KmsKeyring } from '../../../src/keyring/kms.js';
-import { DEFAULT_LIMITS } from '../../../src/format/constants.js';
-import { parseEnvelopeHeader } from '../../../src/format/header.js';
+import { decrypt } from '../../../src/sdk/envelope/decrypt.js';
+import { encrypt } from '../../../src/sdk/envelope/encrypt.js';
+import { EncryptStream } from '../../../src/sdk/stream/encrypt-stream.js';
+import { CachingKeyring } from '../../../src/sdk/keyring/caching.js';
+import { KmsKeyring } from '../../../src/sdk/keyring/kms.js';
+import { DEFAULT_LIMITS } from '../../../src/sdk/format/constants.js';
+import { parseEnvelopeHeader } from '../../../src/sdk/format/header.js';
 import { rejectsCode, startKms, type Kms } from './helpers.js';
 
 const text = (s: string) => new TextEncoder().encode(s);

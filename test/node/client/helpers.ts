@@ -3,8 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateAliasCommand, CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { startLocalKmsServer, type LocalKmsServer } from '../../../src/kms/index.js';
-import { KmsClient, type KmsClientOptions } from '../../../src/client/kms-client.js';
+import { startLocalKmsServer, type LocalKmsServer } from '../../../src/node/kms/index.js';
+import { KmsClient, type KmsClientOptions } from '../../../src/sdk/client/kms-client.js';
 
 export interface Kms {
   server: LocalKmsServer;

@@ -7,8 +7,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { DisableKeyCommand, PutKeyPolicyCommand, ScheduleKeyDeletionCommand } from '@aws-sdk/client-kms';
-import { KmsClient, KmsRequestError } from '../../../src/client/kms-client.js';
-import { SealboxError } from '../../../src/errors.js';
+import { KmsClient, KmsRequestError } from '../../../src/sdk/client/kms-client.js';
+import { SealboxError } from '../../../src/sdk/errors.js';
 import { rejectsCode, startKms, type Kms } from './helpers.js';
 
 const UUID = /^[0-9a-f-]{36}$/;

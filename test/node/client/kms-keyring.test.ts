@@ -2,14 +2,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { DisableKeyCommand, EnableKeyCommand, PutKeyPolicyCommand } from '@aws-sdk/client-kms';
-import { decrypt } from '../../../src/envelope/decrypt.js';
-import { encrypt } from '../../../src/envelope/encrypt.js';
-import { inspect } from '../../../src/envelope/inspect.js';
-import { DEFAULT_LIMITS } from '../../../src/format/constants.js';
-import { parseEnvelopeHeader } from '../../../src/format/header.js';
-import { KmsKeyring } from '../../../src/keyring/kms.js';
-import { MultiKeyring } from '../../../src/keyring/multi.js';
-import { RawAesKeyring } from '../../../src/keyring/raw-aes.js';
+import { decrypt } from '../../../src/sdk/envelope/decrypt.js';
+import { encrypt } from '../../../src/sdk/envelope/encrypt.js';
+import { inspect } from '../../../src/sdk/envelope/inspect.js';
+import { DEFAULT_LIMITS } from '../../../src/sdk/format/constants.js';
+import { parseEnvelopeHeader } from '../../../src/sdk/format/header.js';
+import { KmsKeyring } from '../../../src/sdk/keyring/kms.js';
+import { MultiKeyring } from '../../../src/sdk/keyring/multi.js';
+import { RawAesKeyring } from '../../../src/sdk/keyring/raw-aes.js';
 import { rejectsCode, startKms, type Kms } from './helpers.js';
 
 const text = (s: string) => new TextEncoder().encode(s);

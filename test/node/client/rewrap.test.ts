@@ -3,17 +3,17 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { DisableKeyCommand, EnableKeyCommand, RotateKeyOnDemandCommand } from '@aws-sdk/client-kms';
-import { decrypt } from '../../../src/envelope/decrypt.js';
-import { encrypt } from '../../../src/envelope/encrypt.js';
-import { inspect } from '../../../src/envelope/inspect.js';
-import { envelopeHeadLength, rewrap, rewrapHeader } from '../../../src/envelope/rewrap.js';
-import { DEFAULT_LIMITS } from '../../../src/format/constants.js';
-import { parseEnvelopeHeader } from '../../../src/format/header.js';
-import { KmsKeyring } from '../../../src/keyring/kms.js';
-import { RawAesKeyring } from '../../../src/keyring/raw-aes.js';
-import { RsaOaepKeyring } from '../../../src/keyring/rsa-oaep.js';
-import type { Keyring } from '../../../src/keyring/types.js';
-import { parseBlob } from '../../../src/kms/blob.js';
+import { decrypt } from '../../../src/sdk/envelope/decrypt.js';
+import { encrypt } from '../../../src/sdk/envelope/encrypt.js';
+import { inspect } from '../../../src/sdk/envelope/inspect.js';
+import { envelopeHeadLength, rewrap, rewrapHeader } from '../../../src/sdk/envelope/rewrap.js';
+import { DEFAULT_LIMITS } from '../../../src/sdk/format/constants.js';
+import { parseEnvelopeHeader } from '../../../src/sdk/format/header.js';
+import { KmsKeyring } from '../../../src/sdk/keyring/kms.js';
+import { RawAesKeyring } from '../../../src/sdk/keyring/raw-aes.js';
+import { RsaOaepKeyring } from '../../../src/sdk/keyring/rsa-oaep.js';
+import type { Keyring } from '../../../src/sdk/keyring/types.js';
+import { parseBlob } from '../../../src/node/kms/blob.js';
 import { rejectsCode, startKms, type Kms } from './helpers.js';
 
 /** The bytes after the header (salt, commitment, chunks). */

@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Decoder, Encoder } from 'cbor-x';
-import { type CborValue, decodeCbor, encodeCbor } from '../../../src/format/cbor.js';
-import { SealboxError } from '../../../src/errors.js';
+import { type CborValue, decodeCbor, encodeCbor } from '../../../src/sdk/format/cbor.js';
+import { SealboxError } from '../../../src/sdk/errors.js';
 
 const value: fc.Arbitrary<CborValue> = fc.letrec<{ v: CborValue }>((tie) => ({
   v: fc.oneof(

@@ -1,7 +1,7 @@
 // OrderedWindow: the in-order, bounded window under EncryptStream and DecryptStream.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { OrderedWindow } from '../../../src/stream/parallel.js';
+import { OrderedWindow } from '../../../src/sdk/payload/parallel.js';
 
 interface Deferred<T> {
   promise: Promise<T>;

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EncryptStream, RawAesKeyring } from '../../../src/index.js';
-import { JoiningOutput, OUTPUT_JOIN_BYTES, chunkOutput, joinsOutputs } from '../../../src/stream/output.js';
+import { JoiningOutput, OUTPUT_JOIN_BYTES, chunkOutput, joinsOutputs } from '../../../src/sdk/stream/output.js';
 
 test('JoiningOutput joins outputs under 64 KiB into one piece, in order, and passes large ones through', () => {
   const out: Uint8Array[] = [];

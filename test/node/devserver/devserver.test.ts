@@ -9,13 +9,13 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { KmsClient } from '../../../src/client/kms-client.js';
-import { decrypt } from '../../../src/envelope/decrypt.js';
-import { encrypt } from '../../../src/envelope/encrypt.js';
-import { envelopeHeadLength, rewrapHeader } from '../../../src/envelope/rewrap.js';
-import { KmsKeyring } from '../../../src/keyring/kms.js';
-import { startDevServer, type DevServer } from '../../../src/devserver/server.js';
-import { parseRange } from '../../../src/devserver/blobs.js';
+import { KmsClient } from '../../../src/sdk/client/kms-client.js';
+import { decrypt } from '../../../src/sdk/envelope/decrypt.js';
+import { encrypt } from '../../../src/sdk/envelope/encrypt.js';
+import { envelopeHeadLength, rewrapHeader } from '../../../src/sdk/envelope/rewrap.js';
+import { KmsKeyring } from '../../../src/sdk/keyring/kms.js';
+import { startDevServer, type DevServer } from '../../../src/node/devserver/server.js';
+import { parseRange } from '../../../src/node/devserver/blobs.js';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
 
@@ -283,7 +283,7 @@ describe('dev server lifecycle', () => {
     const dir = await tempDir();
     const script = join(dir, 'start.mts');
     await mkdir(dir, { recursive: true });
-    await writeFile(script, `import { main } from ${JSON.stringify(join(ROOT, 'src/cli/main.ts'))};\nprocess.exitCode = await main(process.argv.slice(2));\n`);
+    await writeFile(script, `import { main } from ${JSON.stringify(join(ROOT, 'src/node/cli/main.ts'))};\nprocess.exitCode = await main(process.argv.slice(2));\n`);
     const run = (args: string[], onLine?: (line: string, child: ReturnType<typeof spawn>) => void) =>
       new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
         const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -11,9 +11,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { verifyAuditChain } from '../../../src/audit/chain.js';
-import { nodeSha256 } from '../../../src/kms/audit-file.js';
-import { createLocalKms, type LocalKms } from '../../../src/kms/index.js';
+import { verifyAuditChain } from '../../../src/edge/audit/chain.js';
+import { nodeSha256 } from '../../../src/node/kms/audit-file.js';
+import { createLocalKms, type LocalKms } from '../../../src/node/kms/index.js';
 import { sign } from '../../fuzz/sign.js';
 
 const CREDS = { accessKeyId: 'AKIADISKFAULTS000001', secretAccessKey: 'disk-faults-secret-0123456789abcdefghij' };
@@ -192,7 +192,7 @@ test('disk full under the proxy’s audit file: answers are withheld, and the ch
     t.skip('cannot mount a tmpfs (needs root): disk-full not simulated');
     return;
   }
-  const { createNodeProxy } = await import('../../../src/proxy/node.js');
+  const { createNodeProxy } = await import('../../../src/node/proxy/node.js');
   const { SignJWT } = await import('jose');
   const secret = 'disk-faults-jwt-secret-0123456789abcdef01234';
   const kms = await createLocalKms({ dataDir: join(base, 'kms'), rootKey: ROOT_KEY, env: {}, log: () => {}, credentials: [CREDS], audit: false, seed: { keys: [{ id: '0d0d0d0d-0d0d-4d0d-8d0d-0d0d0d0d0d0d', aliases: ['alias/disk'] }] } });

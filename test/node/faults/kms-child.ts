@@ -3,7 +3,7 @@
 // spare ready and restart the KMS right after a SIGKILL without paying the module load each time.
 // Prints one JSON line { url } once listening.
 import { createInterface } from 'node:readline';
-import { startLocalKmsServer } from '../../../src/kms/index.js';
+import { startLocalKmsServer } from '../../../src/node/kms/index.js';
 
 const rl = createInterface({ input: process.stdin });
 const dataDir = await new Promise<string>((resolve) => rl.once('line', resolve));

@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
-import { verifyAuditChain } from '../../../src/audit/chain.js';
-import { nodeSha256 } from '../../../src/kms/audit-file.js';
+import { verifyAuditChain } from '../../../src/edge/audit/chain.js';
+import { nodeSha256 } from '../../../src/node/kms/audit-file.js';
 import { sign } from '../../fuzz/sign.js';
 
 const KILLS = Number(process.env.SEALBOX_CRASH_KILLS ?? 50);

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { SignJWT } from 'jose';
 import { KmsClient, KmsRequestError } from '../../../src/index.js';
-import { startLocalKmsServer, type LocalKmsServer } from '../../../src/kms/index.js';
-import { startProxyServer, type ProxyServer } from '../../../src/proxy/node.js';
+import { startLocalKmsServer, type LocalKmsServer } from '../../../src/node/kms/index.js';
+import { startProxyServer, type ProxyServer } from '../../../src/node/proxy/node.js';
 
 const JWT_SECRET = 'faults-test-secret-0123456789abcdef0123456789';
 const KMS_CREDS = { accessKeyId: 'AKIAFAULTS0000000001', secretAccessKey: 'faults-kms-secret-0123456789abcdefghijk' };

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AwsClient } from 'aws4fetch';
 import { CreateKeyCommand, DecryptCommand, GenerateDataKeyCommand } from '@aws-sdk/client-kms';
-import { createLocalKms } from '../../../src/kms/index.js';
+import { createLocalKms } from '../../../src/node/kms/index.js';
 import { ROOT_KEY, rejectsWith, startHarness, tempDir } from './helpers.js';
 import { rm } from 'node:fs/promises';
 

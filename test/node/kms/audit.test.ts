@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
 import { CreateKeyCommand, DecryptCommand, GenerateDataKeyCommand, ListKeysCommand } from '@aws-sdk/client-kms';
-import { AuditChain, GENESIS_HASH, toHex, verifyAuditChain } from '../../../src/audit/chain.js';
-import { AuditFile } from '../../../src/kms/audit-file.js';
-import { nodeSha256, nodeSha256Hex } from '../../../src/kms/node-crypto.js';
+import { AuditChain, GENESIS_HASH, toHex, verifyAuditChain } from '../../../src/edge/audit/chain.js';
+import { AuditFile } from '../../../src/node/kms/audit-file.js';
+import { nodeSha256, nodeSha256Hex } from '../../../src/node/kms/node-crypto.js';
 import { startHarness, tempDir } from './helpers.js';
 
 const run = promisify(execFile);

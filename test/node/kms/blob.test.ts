@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { createDecipheriv, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { encodeContext, openBlob, parseBlob, sealBlob } from '../../../src/kms/blob.js';
+import { encodeContext, openBlob, parseBlob, sealBlob } from '../../../src/node/kms/blob.js';
 
 /** The definition in blob.ts: entries sorted by key in UTF-8 byte order, each part u32 BE length-prefixed. */
 function reference(context: Record<string, string>): Uint8Array {

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { AwsV4Signer } from 'aws4fetch';
 import { ROOT_KEY, startHarness, tempDir } from './helpers.js';
-import { createLocalKms, type LocalKmsServer } from '../../../src/kms/index.js';
+import { createLocalKms, type LocalKmsServer } from '../../../src/node/kms/index.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

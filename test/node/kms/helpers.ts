@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KMSClient } from '@aws-sdk/client-kms';
-import { startLocalKmsServer, type LocalKmsServer, type LocalKmsServerOptions } from '../../../src/kms/index.js';
+import { startLocalKmsServer, type LocalKmsServer, type LocalKmsServerOptions } from '../../../src/node/kms/index.js';
 
 export const ROOT_KEY = Buffer.alloc(32, 7).toString('base64');
 

@@ -15,7 +15,7 @@ import {
   KMSClient,
   RotateKeyOnDemandCommand,
 } from '@aws-sdk/client-kms';
-import { createLocalKms, StoreError } from '../../../src/kms/index.js';
+import { createLocalKms, StoreError } from '../../../src/node/kms/index.js';
 import { ROOT_KEY, startHarness, tempDir } from './helpers.js';
 
 test('keys, versions, aliases and policies survive a restart; nothing secret is in plaintext on disk', async () => {

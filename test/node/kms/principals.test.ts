@@ -9,7 +9,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CreateKeyCommand, DecryptCommand, DescribeKeyCommand, EncryptCommand, GenerateDataKeyCommand, KMSClient, ListKeysCommand, PutKeyPolicyCommand } from '@aws-sdk/client-kms';
-import { startLocalKmsServer } from '../../../src/kms/index.js';
+import { startLocalKmsServer } from '../../../src/node/kms/index.js';
 import { ROOT_KEY, rejectsWith, startHarness, tempDir } from './helpers.js';
 
 const OWNER = { accessKeyId: 'AKIAOWNERROOT000000', secretAccessKey: 'owner-secret-1', principalArn: 'arn:aws:iam::111122223333:root' };

@@ -14,7 +14,7 @@ import {
   PutKeyPolicyCommand,
   SignCommand,
 } from '@aws-sdk/client-kms';
-import { RequestQuotas } from '../../../src/kms/quotas.js';
+import { RequestQuotas } from '../../../src/node/kms/quotas.js';
 import { rejectsWith, startHarness } from './helpers.js';
 
 const A = { accessKeyId: 'AKIAQUOTAA00000000A', secretAccessKey: 'a-secret-1', account: '111122223333', principalArn: 'arn:aws:iam::111122223333:user/a' };

@@ -17,10 +17,10 @@ import {
   ScheduleKeyDeletionCommand,
   UpdatePrimaryRegionCommand,
 } from '@aws-sdk/client-kms';
-import { KmsClient } from '../../../src/client/kms-client.js';
-import { decrypt } from '../../../src/envelope/decrypt.js';
-import { encrypt } from '../../../src/envelope/encrypt.js';
-import { KmsKeyring } from '../../../src/keyring/kms.js';
+import { KmsClient } from '../../../src/sdk/client/kms-client.js';
+import { decrypt } from '../../../src/sdk/envelope/decrypt.js';
+import { encrypt } from '../../../src/sdk/envelope/encrypt.js';
+import { KmsKeyring } from '../../../src/sdk/keyring/kms.js';
 import { rejectsWith, startHarness, tempDir } from './helpers.js';
 
 const pt = new Uint8Array([4, 2]);

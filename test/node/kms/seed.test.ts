@@ -15,8 +15,8 @@ import {
   ListResourceTagsCommand,
   SignCommand,
 } from '@aws-sdk/client-kms';
-import { createLocalKms, SeedError } from '../../../src/kms/index.js';
-import { encodeContext, openBlob, parseBlob, sealBlob } from '../../../src/kms/blob.js';
+import { createLocalKms, SeedError } from '../../../src/node/kms/index.js';
+import { encodeContext, openBlob, parseBlob, sealBlob } from '../../../src/node/kms/blob.js';
 import { ROOT_KEY, rejectsWith, startHarness, tempDir } from './helpers.js';
 
 const SEED = 'test/fixtures/kms/seed.json';

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { AwsV4Signer } from 'aws4fetch';
 import { CreateKeyCommand, ListKeysCommand } from '@aws-sdk/client-kms';
-import { SigV4Error, verifySigV4, webCryptoSigV4 } from '../../../src/kms/sigv4.js';
-import { nodeSigV4Crypto } from '../../../src/kms/node-crypto.js';
+import { SigV4Error, verifySigV4, webCryptoSigV4 } from '../../../src/edge/aws/sigv4.js';
+import { nodeSigV4Crypto } from '../../../src/node/kms/node-crypto.js';
 import { rejectsWith, startHarness, type Harness } from './helpers.js';
 
 const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';

@@ -11,7 +11,7 @@ import {
   type Policy,
   type PolicyRequest,
   type PolicyStatement,
-} from '../../../src/policy/index.js';
+} from '../../../src/edge/policy/index.js';
 
 const ALICE = 'arn:aws:iam::111122223333:user/alice';
 const BOB = 'arn:aws:iam::111122223333:role/bob';

@@ -7,9 +7,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { verifyAuditChain } from '../../../src/audit/chain.js';
-import { verifySigV4 } from '../../../src/kms/sigv4.js';
-import { createProxy } from '../../../src/proxy/index.js';
+import { verifyAuditChain } from '../../../src/edge/audit/chain.js';
+import { verifySigV4 } from '../../../src/edge/aws/sigv4.js';
+import { createProxy } from '../../../src/edge/proxy/index.js';
 import { ACCOUNT, AUDIENCE, ISSUER, JWT_SECRET, POLICY, REGION, arn, KEY_IDS, bearer, call, serve, startEnv, token, type Env } from './helpers.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -21,7 +21,7 @@ after(() => env.close());
 
 /** Runs a CLI command in-process (`sealbox <argv>`), capturing what it prints. */
 async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const { main } = await import('../../../src/cli/main.js');
+  const { main } = await import('../../../src/node/cli/main.js');
   const log = console.log;
   const error = console.error;
   let stdout = '';
@@ -201,7 +201,7 @@ describe('sealbox proxy (CLI)', () => {
 describe('runtime-agnostic', () => {
   test('the proxy module graph (all but node.ts) uses no Node built-ins, Buffer or process', async () => {
     const seen = new Set<string>();
-    const queue = [join(root, 'src/proxy/index.ts')];
+    const queue = [join(root, 'src/edge/proxy/index.ts')];
     while (queue.length > 0) {
       const file = queue.pop()!;
       if (seen.has(file)) continue;
@@ -212,8 +212,8 @@ describe('runtime-agnostic', () => {
       assert.doesNotMatch(code, /\bBuffer\b|\bprocess\./, file);
       for (const m of code.matchAll(/from ['"](\.{1,2}\/[^'"]+)\.js['"]/g)) queue.push(resolve(dirname(file), `${m[1]}.ts`));
     }
-    assert.ok(seen.has(join(root, 'src/kms/sigv4.ts')));
-    assert.ok(seen.has(join(root, 'src/audit/chain.ts')));
-    assert.ok(!seen.has(join(root, 'src/proxy/node.ts')));
+    assert.ok(seen.has(join(root, 'src/edge/aws/sigv4.ts')));
+    assert.ok(seen.has(join(root, 'src/edge/audit/chain.ts')));
+    assert.ok(!seen.has(join(root, 'src/node/proxy/node.ts')));
   });
 });

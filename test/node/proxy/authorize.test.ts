@@ -1,10 +1,10 @@
 // The proxy's multi-name authorization (a key = its ARN, id, alias names and alias ARNs) on top of
-// src/policy: no name can dodge a Deny or borrow an Allow, NotResource included.
+// src/edge/policy: no name can dodge a Deny or borrow an Allow, NotResource included.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Authorizer } from '../../../src/proxy/authorize.js';
-import { resourceNames } from '../../../src/proxy/keys.js';
-import type { PolicyStatement } from '../../../src/policy/index.js';
+import { Authorizer } from '../../../src/edge/proxy/authorize.js';
+import { resourceNames } from '../../../src/edge/proxy/keys.js';
+import type { PolicyStatement } from '../../../src/edge/policy/index.js';
 
 const key = {
   arn: 'arn:aws:kms:us-east-1:111122223333:key/k1',

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { SignJWT } from 'jose';
-import { startLocalKmsServer, type LocalKmsServer } from '../../../src/kms/index.js';
-import { startProxyServer, type ProxyServer } from '../../../src/proxy/node.js';
+import { startLocalKmsServer, type LocalKmsServer } from '../../../src/node/kms/index.js';
+import { startProxyServer, type ProxyServer } from '../../../src/node/proxy/node.js';
 
 const JWT_SECRET = 'close-test-secret-0123456789abcdef0123456789';
 const KMS_CREDS = { accessKeyId: 'AKIACLOSETEST0000001', secretAccessKey: 'close-test-kms-secret-0123456789abcdefgh' };

@@ -1,13 +1,13 @@
 // End to end in Node: encrypt/decrypt with KmsKeyring → KmsClient (JWT or SigV4) → proxy → local KMS.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { KmsClient } from '../../../src/client/kms-client.js';
-import { KmsKeyring } from '../../../src/keyring/kms.js';
-import { encrypt } from '../../../src/envelope/encrypt.js';
-import { decrypt } from '../../../src/envelope/decrypt.js';
-import { envelopeHeadLength, rewrap } from '../../../src/envelope/rewrap.js';
+import { KmsClient } from '../../../src/sdk/client/kms-client.js';
+import { KmsKeyring } from '../../../src/sdk/keyring/kms.js';
+import { encrypt } from '../../../src/sdk/envelope/encrypt.js';
+import { decrypt } from '../../../src/sdk/envelope/decrypt.js';
+import { envelopeHeadLength, rewrap } from '../../../src/sdk/envelope/rewrap.js';
 import { DisableKeyCommand, EnableKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { isSealboxError } from '../../../src/errors.js';
+import { isSealboxError } from '../../../src/sdk/errors.js';
 import { KEY_IDS, MACHINE, REGION, arn, auditRecords, startEnv, token, type Env } from './helpers.js';
 
 let env: Env;

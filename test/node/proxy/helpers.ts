@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getRequestListener } from '@hono/node-server';
 import { SignJWT } from 'jose';
-import { startLocalKmsServer, type LocalKmsServer, type SeedFile } from '../../../src/kms/index.js';
-import { startProxyServer, type NodeProxyConfig, type ProxyServer } from '../../../src/proxy/node.js';
-import type { Policy } from '../../../src/policy/index.js';
+import { startLocalKmsServer, type LocalKmsServer, type SeedFile } from '../../../src/node/kms/index.js';
+import { startProxyServer, type NodeProxyConfig, type ProxyServer } from '../../../src/node/proxy/node.js';
+import type { Policy } from '../../../src/edge/policy/index.js';
 
 export const ROOT_KEY = Buffer.alloc(32, 9).toString('base64');
 export const JWT_SECRET = 'proxy-test-secret-0123456789abcdef0123456789';

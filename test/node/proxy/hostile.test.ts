@@ -12,11 +12,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { AwsClient } from 'aws4fetch';
 import { SignJWT, UnsecuredJWT, exportJWK, generateKeyPair } from 'jose';
-import { verifyAuditChain } from '../../../src/audit/chain.js';
-import { encrypt } from '../../../src/envelope/encrypt.js';
-import { DEFAULT_LIMITS } from '../../../src/format/constants.js';
-import { parseEnvelopeHeader } from '../../../src/format/header.js';
-import { RsaOaepKeyring } from '../../../src/keyring/rsa-oaep.js';
+import { verifyAuditChain } from '../../../src/edge/audit/chain.js';
+import { encrypt } from '../../../src/sdk/envelope/encrypt.js';
+import { DEFAULT_LIMITS } from '../../../src/sdk/format/constants.js';
+import { parseEnvelopeHeader } from '../../../src/sdk/format/header.js';
+import { RsaOaepKeyring } from '../../../src/sdk/keyring/rsa-oaep.js';
 import { ACCOUNT, AUDIENCE, ISSUER, JWT_SECRET, KEY_IDS, MACHINE, REGION, arn, b64, bearer, startEnv, token, type Env, type KmsAnswer } from './helpers.js';
 
 let env: Env;

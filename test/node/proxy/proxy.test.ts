@@ -6,12 +6,12 @@ import { after, before, describe, test } from 'node:test';
 import { AwsClient } from 'aws4fetch';
 import { DecryptCommand, EncryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
-import { encrypt } from '../../../src/envelope/encrypt.js';
-import { decrypt } from '../../../src/envelope/decrypt.js';
-import { RsaOaepKeyring } from '../../../src/keyring/rsa-oaep.js';
-import type { Keyring } from '../../../src/keyring/types.js';
-import { parseEnvelopeHeader } from '../../../src/format/header.js';
-import { DEFAULT_LIMITS } from '../../../src/format/constants.js';
+import { encrypt } from '../../../src/sdk/envelope/encrypt.js';
+import { decrypt } from '../../../src/sdk/envelope/decrypt.js';
+import { RsaOaepKeyring } from '../../../src/sdk/keyring/rsa-oaep.js';
+import type { Keyring } from '../../../src/sdk/keyring/types.js';
+import { parseEnvelopeHeader } from '../../../src/sdk/format/header.js';
+import { DEFAULT_LIMITS } from '../../../src/sdk/format/constants.js';
 import {
   ACCOUNT,
   AUDIENCE,

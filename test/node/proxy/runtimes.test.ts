@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { verifyAuditChain } from '../../../src/audit/chain.js';
+import { verifyAuditChain } from '../../../src/edge/audit/chain.js';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { SignJWT } from 'jose';
-import { startLocalKmsServer, type LocalKmsServer } from '../../../src/kms/index.js';
-import { createProxy } from '../../../src/proxy/index.js';
+import { startLocalKmsServer, type LocalKmsServer } from '../../../src/node/kms/index.js';
+import { createProxy } from '../../../src/edge/proxy/index.js';
 
 const JWT = { secret: 'via-service-test-secret-0123456789abcdef01', issuer: 'https://idp.via/', audience: 'via' };
 const OWNER = { accessKeyId: 'AKIAVIAOWNER00000001', secretAccessKey: 'via-owner-secret-0123456789abcdefghijkl' };

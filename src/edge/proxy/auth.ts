@@ -1,0 +1,185 @@
+/**
+ * Caller authentication (runtime-agnostic): JWT bearer tokens for browsers (`jose`, shared secret or
+ * JWKS), SigV4-signed requests for machines (`src/edge/aws/sigv4.ts`, plus a replay cache: a signature
+ * is accepted once within its validity window).
+ */
+import { createRemoteJWKSet, jwtVerify, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { SigV4Error, verifySigV4, type SigV4Crypto } from '../aws/sigv4.js';
+import { DEFAULTS, type JwtConfig, type ReplayCache, type SigV4Config } from './config.js';
+import { ProxyError } from './errors.js';
+
+export interface Caller {
+  authType: 'jwt' | 'sigv4';
+  /** `jwt/<sub>` for tokens, the configured principal for SigV4 keys. */
+  principal: string;
+  /** Condition keys contributed by the caller (`jwt:<claim>`, `aws:PrincipalArn`, …). */
+  conditionKeys: Record<string, string | string[] | boolean>;
+  /** Policy variables (`${jwt:<claim>}`, `${aws:username}`, …). */
+  variables: Record<string, string>;
+}
+
+const unauthenticated = (type: string, message: string, reason?: string) =>
+  new ProxyError(type, message, type === 'MissingAuthenticationTokenException' ? 403 : 400, {
+    headers: { 'www-authenticate': 'Bearer' },
+    ...(reason === undefined ? {} : { reason }),
+  });
+
+/** Remembers signatures in memory until they expire; bounded (refuses new ones when full of live entries). */
+export class MemoryReplayCache implements ReplayCache {
+  readonly #seen = new Map<string, number>();
+  readonly #max: number;
+  readonly #now: () => number;
+  constructor(options: { maxEntries?: number; now?: () => number } = {}) {
+    this.#max = options.maxEntries ?? 100_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  remember(signature: string, expiresAt: number): boolean {
+    const now = this.#now();
+    const prev = this.#seen.get(signature);
+    if (prev !== undefined && prev > now) return false;
+    if (this.#seen.size >= this.#max) {
+      for (const [sig, exp] of this.#seen) if (exp <= now) this.#seen.delete(sig);
+      if (this.#seen.size >= this.#max) {
+        throw new ProxyError('ThrottlingException', 'Too many signed requests in the replay window; try again shortly.', 400, {
+          headers: { 'retry-after': '1' },
+          reason: 'replay cache full',
+        });
+      }
+    }
+    this.#seen.set(signature, expiresAt);
+    return true;
+  }
+}
+
+function claimConditionKeys(claims: JWTPayload): { keys: Record<string, string | string[] | boolean>; vars: Record<string, string> } {
+  const keys: Record<string, string | string[] | boolean> = {};
+  const vars: Record<string, string> = {};
+  const seen = new Set<string>();
+  for (const [name, value] of Object.entries(claims)) {
+    const lower = name.toLowerCase();
+    // Condition keys are matched case-insensitively: two claims differing only in case are ambiguous.
+    if (seen.has(lower)) throw unauthenticated('UnrecognizedClientException', 'The token has ambiguous claims.', `claims differ only in case: ${name}`);
+    seen.add(lower);
+    const key = `jwt:${name}`;
+    if (typeof value === 'string') {
+      keys[key] = value;
+      vars[key] = value;
+    } else if (typeof value === 'number' && Number.isFinite(value)) {
+      keys[key] = String(value);
+      vars[key] = String(value);
+    } else if (typeof value === 'boolean') {
+      keys[key] = value;
+      vars[key] = String(value);
+    } else if (Array.isArray(value) && value.every((v) => typeof v === 'string')) {
+      keys[key] = value as string[];
+    }
+    // Objects and mixed arrays are not exposed.
+  }
+  return { keys, vars };
+}
+
+export class JwtAuthenticator {
+  readonly #key: Uint8Array | JWTVerifyGetKey;
+  readonly #config: JwtConfig;
+  readonly #algorithms: string[];
+  readonly #now: () => number;
+
+  constructor(config: JwtConfig, now: () => number) {
+    this.#config = config;
+    this.#now = now;
+    if (config.secret !== undefined) {
+      this.#key = typeof config.secret === 'string' ? new TextEncoder().encode(config.secret) : config.secret;
+      this.#algorithms = config.algorithms ?? ['HS256'];
+    } else {
+      this.#key = createRemoteJWKSet(new URL(config.jwksUrl!), { timeoutDuration: 5000, cooldownDuration: 30_000 });
+      this.#algorithms = config.algorithms ?? ['RS256', 'PS256', 'ES256', 'EdDSA'];
+    }
+  }
+
+  async authenticate(token: string): Promise<Caller> {
+    let payload: JWTPayload;
+    try {
+      const options = {
+        issuer: this.#config.issuer,
+        audience: this.#config.audience,
+        algorithms: this.#algorithms,
+        clockTolerance: this.#config.clockToleranceSec ?? 0,
+        currentDate: new Date(this.#now()),
+        requiredClaims: ['exp'],
+        ...(this.#config.maxTokenAgeSec === undefined ? {} : { maxTokenAge: this.#config.maxTokenAgeSec }),
+      };
+      const result =
+        this.#key instanceof Uint8Array ? await jwtVerify(token, this.#key, options) : await jwtVerify(token, this.#key, options);
+      payload = result.payload;
+    } catch (e) {
+      if (e instanceof joseErrors.JWTExpired) throw unauthenticated('ExpiredTokenException', 'The security token included in the request is expired.', 'jwt expired');
+      const code = (e as { code?: string }).code ?? 'ERR_JWT_INVALID';
+      throw unauthenticated('UnrecognizedClientException', 'The security token included in the request is invalid.', `jwt rejected: ${code}: ${(e as Error).message}`);
+    }
+    const claimName = this.#config.principalClaim ?? DEFAULTS.principalClaim;
+    const id = payload[claimName];
+    if (typeof id !== 'string' || id === '') {
+      throw unauthenticated('UnrecognizedClientException', 'The security token included in the request is invalid.', `jwt has no '${claimName}' claim`);
+    }
+    const { keys, vars } = claimConditionKeys(payload);
+    const principal = `jwt/${id}`;
+    return {
+      authType: 'jwt',
+      principal,
+      conditionKeys: { ...keys, 'aws:PrincipalArn': principal, 'sealbox:AuthType': 'jwt' },
+      variables: { ...vars, 'aws:username': id, 'aws:PrincipalArn': principal },
+    };
+  }
+}
+
+export class SigV4Authenticator {
+  readonly #secrets = new Map<string, { secretAccessKey: string; principal: string }>();
+  readonly #config: SigV4Config;
+  readonly #replay: ReplayCache;
+  readonly #now: () => number;
+  readonly #signingKeys = new Map<string, Uint8Array>();
+  readonly #crypto: SigV4Crypto | undefined;
+
+  constructor(config: SigV4Config, now: () => number, crypto?: SigV4Crypto) {
+    this.#config = config;
+    this.#now = now;
+    this.#crypto = crypto;
+    for (const k of config.keys) this.#secrets.set(k.accessKeyId, { secretAccessKey: k.secretAccessKey, principal: k.principal });
+    this.#replay = config.replayCache ?? new MemoryReplayCache({ now });
+  }
+
+  async authenticate(request: Request, body: Uint8Array): Promise<Caller> {
+    const skewMs = (this.#config.maxSkewSec ?? DEFAULTS.maxSkewSec) * 1000;
+    let result;
+    try {
+      result = await verifySigV4(request, body, {
+        lookupSecret: (id) => this.#secrets.get(id),
+        now: this.#now,
+        maxSkewMs: skewMs,
+        service: 'kms',
+        signingKeyCache: this.#signingKeys,
+        ...(this.#crypto ? { crypto: this.#crypto } : {}),
+      });
+    } catch (e) {
+      if (e instanceof SigV4Error) throw new ProxyError(e.awsType, e.message, e.code === 'MissingAuthenticationToken' ? 403 : 400, { reason: `sigv4 ${e.code}: ${e.message}` });
+      throw e;
+    }
+    if (this.#config.regions && !this.#config.regions.includes(result.region)) {
+      throw new ProxyError('InvalidSignatureException', `Credential should be scoped to a valid region, not '${result.region}'.`, 400, { reason: `sigv4 region ${result.region} not allowed` });
+    }
+    // A signature is valid while |now − signedAt| ≤ skew: remember it until then. It is the signature
+    // the verifier checked, from the same parse of the header (never a second reading of it).
+    const fresh = await this.#replay.remember(result.signature, result.signedAt + skewMs + 1000);
+    if (!fresh) {
+      throw new ProxyError('InvalidSignatureException', 'The request signature has already been used (replayed request).', 400, { reason: 'sigv4 replay' });
+    }
+    const principal = (result.secret as unknown as { principal: string }).principal;
+    return {
+      authType: 'sigv4',
+      principal,
+      conditionKeys: { 'aws:PrincipalArn': principal, 'sealbox:AuthType': 'sigv4', 'sealbox:AccessKeyId': result.accessKeyId },
+      variables: { 'aws:username': principal.split('/').pop() ?? principal, 'aws:PrincipalArn': principal },
+    };
+  }
+}

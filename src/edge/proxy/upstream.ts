@@ -1,0 +1,126 @@
+/**
+ * Forwarding to the upstream KMS (runtime-agnostic): the same code for AWS KMS and the local KMS.
+ * Each call is a KMS JSON 1.1 request signed with SigV4 (`aws4fetch`) under the proxy's own
+ * credentials, with a timeout (AbortController) covering the whole exchange.
+ */
+import { AwsClient } from 'aws4fetch';
+import { DEFAULTS, type UpstreamConfig } from './config.js';
+import { JSON_CONTENT_TYPE, ProxyError } from './errors.js';
+
+/** The header the local KMS reads `kms:ViaService` from (src/node/kms/principals.ts). */
+const VIA_SERVICE_HEADER = 'x-sealbox-via-service';
+
+export interface UpstreamResult {
+  status: number;
+  /** The parsed JSON body (an object). */
+  body: Record<string, unknown>;
+  requestId: string | undefined;
+}
+
+/** The KMS endpoint for `region` on AWS (`https://kms.<region>.amazonaws.com`). */
+export function awsKmsEndpoint(region: string): string {
+  return `https://kms.${region}.${region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com'}`;
+}
+
+export class Upstream {
+  readonly endpoint: string;
+  readonly #client: AwsClient;
+  readonly #timeoutMs: number;
+  readonly #fetch: typeof fetch;
+  readonly #viaService: string | undefined;
+
+  constructor(config: UpstreamConfig) {
+    this.endpoint = config.endpoint ?? awsKmsEndpoint(config.region);
+    const { accessKeyId, secretAccessKey, sessionToken } = config.credentials;
+    this.#client = new AwsClient({
+      accessKeyId,
+      secretAccessKey,
+      ...(sessionToken === undefined ? {} : { sessionToken }),
+      service: 'kms',
+      region: config.region,
+      retries: 0,
+    });
+    this.#timeoutMs = config.timeoutMs ?? DEFAULTS.timeoutMs;
+    this.#fetch = config.fetch ?? ((input, init) => fetch(input, init));
+    this.#viaService = config.viaService;
+  }
+
+  /** Calls `TrentService.<op>` with `input`; resolves with the upstream's status and JSON (success or KMS error). */
+  async call(op: string, input: Record<string, unknown>): Promise<UpstreamResult> {
+    const signed = await this.#client.sign(this.endpoint, {
+      method: 'POST',
+      headers: {
+        'content-type': JSON_CONTENT_TYPE,
+        'x-amz-target': `TrentService.${op}`,
+        // Signed with the rest, so the KMS can trust it from this credential.
+        ...(this.#viaService === undefined ? {} : { [VIA_SERVICE_HEADER]: this.#viaService }),
+      },
+      body: JSON.stringify(input),
+    });
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.#timeoutMs);
+    let response: Response;
+    let text: string;
+    try {
+      response = await this.#fetch(signed, { signal: controller.signal });
+      text = await response.text();
+    } catch (e) {
+      if (controller.signal.aborted) {
+        throw new ProxyError('DependencyTimeoutException', `The KMS did not answer within ${this.#timeoutMs} ms.`, 503, {
+          reason: `upstream ${op} timed out after ${this.#timeoutMs} ms`,
+        });
+      }
+      throw new ProxyError('KMSInternalException', 'The KMS could not be reached.', 500, { reason: `upstream ${op} failed: ${(e as Error).message}` });
+    } finally {
+      clearTimeout(timer);
+    }
+    const requestId = response.headers.get('x-amzn-requestid') ?? undefined;
+    let body: unknown;
+    try {
+      body = text === '' ? {} : JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new ProxyError('KMSInternalException', 'The KMS sent an answer the proxy cannot read.', 500, {
+        reason: `upstream ${op} answered ${response.status} with a non-JSON body`,
+      });
+    }
+    return { status: response.status, body: body as Record<string, unknown>, requestId };
+  }
+}
+
+/** The error `__type` of an upstream error body (`com.amazonaws.kms#NotFoundException` → `NotFoundException`). */
+export function upstreamErrorType(body: Record<string, unknown>): string {
+  const t = typeof body.__type === 'string' ? body.__type : 'KMSInternalException';
+  return t.includes('#') ? t.slice(t.lastIndexOf('#') + 1) : t;
+}
+
+export function upstreamErrorMessage(body: Record<string, unknown>): string {
+  const m = body.message ?? body.Message;
+  return typeof m === 'string' ? m : 'The KMS refused the request.';
+}
+
+/** Errors that mean the upstream refused the proxy's own credentials: a proxy misconfiguration, not the caller's fault. */
+const UPSTREAM_AUTH_ERRORS = new Set([
+  'UnrecognizedClientException',
+  'InvalidSignatureException',
+  'IncompleteSignatureException',
+  'MissingAuthenticationTokenException',
+  'ExpiredTokenException',
+  'InvalidClientTokenId',
+  'SignatureDoesNotMatch',
+]);
+
+/** The ProxyError for an upstream error answer: passed through as the KMS said it, except for auth failures of the proxy itself (500). */
+export function upstreamError(op: string, result: UpstreamResult): ProxyError {
+  const type = upstreamErrorType(result.body);
+  const message = upstreamErrorMessage(result.body);
+  if (UPSTREAM_AUTH_ERRORS.has(type)) {
+    return new ProxyError('KMSInternalException', 'The proxy could not authenticate to the KMS.', 500, {
+      reason: `upstream ${op} refused the proxy's credentials: ${type}: ${message}`,
+    });
+  }
+  const status = result.status >= 400 && result.status < 600 ? result.status : 500;
+  return new ProxyError(type, message, status, { reason: `upstream ${op}: ${type}: ${message}` });
+}

@@ -1,0 +1,172 @@
+/**
+ * Node adapter for the proxy: serves `createProxy`'s fetch handler over node:http
+ * (`@hono/node-server`), and adds a file audit sink (append, fsync, chain resumed across restarts).
+ *
+ * ```ts
+ * const server = await startProxyServer({ config, port: 4600 });
+ * console.log(server.url);
+ * ```
+ */
+import { createServer, type Server } from 'node:http';
+import { CallTracker, closeGracefully, listen, trackResponses, urlHost } from '../http.js';
+import type { AddressInfo } from 'node:net';
+import { getRequestListener } from '@hono/node-server';
+import { readFile } from 'node:fs/promises';
+import { AuditFile } from '../kms/audit-file.js';
+import type { AuditConfig, AuditRecorder, ProxyConfig } from '../../edge/proxy/config.js';
+import { createProxy, type Proxy } from '../../edge/proxy/index.js';
+
+/** A proxy config whose `audit` may also be `{ file: path }` (Node only). */
+export type NodeProxyConfig = Omit<ProxyConfig, 'audit'> & { audit?: AuditConfig | { file: string } };
+
+export interface FileAuditSink extends AuditRecorder {
+  readonly path: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens (or creates) an audit file for appending: the local KMS's audit file writer (one chained
+ * line per record, group commit with overlapping fsyncs, the chain continued from the file's last
+ * line, a torn last line cut off with a warning). Each `record` resolves once its line is on disk.
+ */
+export async function openFileAuditSink(path: string): Promise<FileAuditSink> {
+  const file = await AuditFile.open(path, (m) => console.warn(`sealbox proxy: ${m}`));
+  return {
+    path,
+    record: (record) => file.record(record as unknown as Record<string, unknown>),
+    close: () => file.close(),
+  };
+}
+
+export interface ProxyServerOptions {
+  config: NodeProxyConfig;
+  /** Default 4600; 0 picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** How long `close()` lets requests in flight finish before it cuts their connections (default 5000 ms). */
+  closeGraceMs?: number;
+}
+
+export interface ProxyServer {
+  url: string;
+  port: number;
+  host: string;
+  proxy: Proxy;
+  /** The audit file, when the config names one. */
+  auditPath: string | undefined;
+  /**
+   * Stops listening, lets requests in flight finish (up to `closeGraceMs`, then cuts their
+   * connections), waits for calls still being handled (each ends within the upstream timeout) so
+   * that every call's audit record is written, then closes the audit file.
+   */
+  close(): Promise<void>;
+}
+
+/** Creates the proxy (opening its audit file when `audit: { file }`) without serving it. */
+export async function createNodeProxy(config: NodeProxyConfig): Promise<{ proxy: Proxy; auditFile: FileAuditSink | undefined }> {
+  const a = config.audit;
+  let auditFile: FileAuditSink | undefined;
+  let audit: AuditConfig | undefined;
+  if (typeof a === 'object' && a !== null && 'file' in a && typeof a.file === 'string') {
+    auditFile = await openFileAuditSink(a.file);
+    audit = auditFile;
+  } else {
+    audit = a as AuditConfig | undefined;
+  }
+  try {
+    const proxy = createProxy({ ...config, ...(audit === undefined ? {} : { audit }) } as ProxyConfig);
+    return { proxy, auditFile };
+  } catch (e) {
+    await auditFile?.close();
+    throw e;
+  }
+}
+
+export async function startProxyServer(options: ProxyServerOptions): Promise<ProxyServer> {
+  const { proxy, auditFile } = await createNodeProxy(options.config);
+  const host = options.host ?? '127.0.0.1';
+  // Calls being handled, whether or not their client is still connected: close() waits for them
+  // (each ends within the upstream timeout) so that their audit records are written.
+  const calls = new CallTracker();
+  const server: Server = createServer({ keepAliveTimeout: 65_000 }, getRequestListener((req) => calls.track(proxy.fetch(req))));
+  const inFlight = trackResponses(server);
+  try {
+    await listen(server, options.port ?? 4600, host);
+  } catch (e) {
+    await auditFile?.close();
+    throw e;
+  }
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${urlHost(host)}:${port}`,
+    port,
+    host,
+    proxy,
+    auditPath: auditFile?.path,
+    async close() {
+      await closeGracefully(server, inFlight, options.closeGraceMs ?? 5000);
+      await calls.settled();
+      await auditFile?.close();
+    },
+  };
+}
+
+/**
+ * Reads a JSON config file (the shape of `ProxyConfig`; see `./config.ts`), with these file-only
+ * conveniences, so secrets need not sit in the file:
+ * - `upstream.credentials` may be omitted: taken from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
+ *   AWS_SESSION_TOKEN;
+ * - `auth.jwt.secretEnv`: the name of an environment variable holding the JWT secret;
+ * - `auth.sigv4.keys[i].secretAccessKeyEnv`: likewise for a machine key's secret;
+ * - `policyFile`: a policy document in its own file, instead of `policy`;
+ * - relative paths (`policyFile`, `audit.file`) are relative to the config file.
+ */
+export async function loadProxyConfig(path: string, env: Record<string, string | undefined> = process.env): Promise<NodeProxyConfig> {
+  const { dirname, resolve } = await import('node:path');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`cannot read proxy config ${path}: ${(e as Error).message}`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`proxy config ${path} must be a JSON object`);
+  const c = raw as Record<string, any>;
+  const base = dirname(resolve(path));
+  const upstream = c.upstream;
+  if (upstream && typeof upstream === 'object' && upstream.credentials === undefined) {
+    if (!env.AWS_ACCESS_KEY_ID || !env.AWS_SECRET_ACCESS_KEY) {
+      throw new Error('upstream.credentials is missing and AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are not set');
+    }
+    upstream.credentials = {
+      accessKeyId: env.AWS_ACCESS_KEY_ID,
+      secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+      ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+    };
+  }
+  const jwt = c.auth?.jwt;
+  if (jwt && typeof jwt === 'object' && typeof jwt.secretEnv === 'string') {
+    const secret = env[jwt.secretEnv];
+    if (!secret) throw new Error(`auth.jwt.secretEnv: environment variable ${jwt.secretEnv} is not set`);
+    jwt.secret = secret;
+    delete jwt.secretEnv;
+  }
+  const keys = c.auth?.sigv4?.keys;
+  if (Array.isArray(keys)) {
+    for (const k of keys) {
+      if (k && typeof k === 'object' && typeof k.secretAccessKeyEnv === 'string') {
+        const secret = env[k.secretAccessKeyEnv];
+        if (!secret) throw new Error(`auth.sigv4: environment variable ${k.secretAccessKeyEnv} is not set`);
+        k.secretAccessKey = secret;
+        delete k.secretAccessKeyEnv;
+      }
+    }
+  }
+  if (typeof c.policyFile === 'string') {
+    if (c.policy !== undefined) throw new Error('give policy or policyFile, not both');
+    c.policy = await readFile(resolve(base, c.policyFile), 'utf8');
+    delete c.policyFile;
+  }
+  if (c.audit && typeof c.audit === 'object' && typeof c.audit.file === 'string') c.audit.file = resolve(base, c.audit.file);
+  return c as NodeProxyConfig;
+}
