@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { verifyAuditChain } from '../../edge/audit/chain.js';
 import { nodeSha256 } from '../kms/audit-file.js';
-import { EXIT } from './main.js';
+import { EXIT } from './exit.js';
 
 const HELP = `Usage: sealbox audit <verify|tail> <file> [options]
 

@@ -5,7 +5,7 @@ import { openInput, openOutput } from './shared/io.js';
 import { KEY_HELP, KEY_OPTIONS, keyringFrom } from './shared/keys.js';
 import { encryptTransform } from './shared/pipeline.js';
 import { pipeFile } from './shared/run-file.js';
-import { EXIT } from './main.js';
+import { EXIT } from './exit.js';
 
 export const HELP = `Usage: sealbox encrypt [options] [input]
 

@@ -1,10 +1,11 @@
 /** `sealbox inspect [file]`: an envelope's header, no key needed. */
 import { inspect } from '../../sdk/envelope/inspect.js';
 import { layoutFromCiphertextLength } from '../../sdk/payload/cobblestone.js';
-import { formatBytes, parseCli, positionals } from './shared/args.js';
+import { parseCli, positionals } from './shared/args.js';
+import { formatBytes } from './shared/format.js';
 import { report } from './shared/errors.js';
 import { openInput } from './shared/io.js';
-import { EXIT } from './main.js';
+import { EXIT } from './exit.js';
 
 export const HELP = `Usage: sealbox inspect [options] [file]
 

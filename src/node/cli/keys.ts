@@ -4,8 +4,8 @@ import type { KeyMetadata, KmsClient } from '../../sdk/client/kms-client.js';
 import { parseCli, parseIntFlag } from './shared/args.js';
 import { UsageError, report } from './shared/errors.js';
 import { openInput, readAll } from './shared/io.js';
-import { kmsCall, kmsClient, kmsTarget, kmsType } from './kms-call.js';
-import { EXIT } from './main.js';
+import { kmsCall, kmsClient, kmsTarget, kmsType } from './shared/kms-call.js';
+import { EXIT } from './exit.js';
 
 export const HELP = `Usage: sealbox keys <subcommand> [options] --kms <url>
 

@@ -1,5 +1,5 @@
 /** `sealbox kms`: run the local KMS (AWS KMS JSON 1.1 API) on this machine. */
-import { EXIT } from './main.js';
+import { EXIT } from './exit.js';
 import { parsePort, parseServerArgs, reportListenError, serveUntilSignal } from './shared/serve.js';
 
 const HELP = `Usage: sealbox kms [options]

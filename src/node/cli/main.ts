@@ -2,23 +2,14 @@
  * `sealbox <command> [options]`. Each command lives in its own module, loaded on demand, and
  * exports `run(argv): Promise<number>` returning the process exit code.
  */
+import { EXIT } from './exit.js';
+
+export { EXIT };
+
 export interface CliCommand {
   summary: string;
   load: () => Promise<{ run(argv: string[]): Promise<number> }>;
 }
-
-/** Exit codes, stable so scripts can branch on them. */
-export const EXIT = {
-  OK: 0,
-  /** Anything unexpected. */
-  FAILURE: 1,
-  /** Bad flags or arguments. */
-  USAGE: 2,
-  /** Authentication or authorization failed (KMS or proxy said no). */
-  AUTH: 3,
-  /** The input is not a valid envelope, or failed authentication (tampered, truncated). */
-  INVALID_INPUT: 4,
-} as const;
 
 export const commands: Record<string, CliCommand> = {
   start: { summary: 'local KMS + proxy + demo page (what `npm start` runs)', load: () => import('./start.js') },

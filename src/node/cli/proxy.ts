@@ -2,7 +2,7 @@
  * `sealbox proxy --config proxy.json [--port 4600] [--host 127.0.0.1]`: the KMS proxy on Node.
  * The config file is documented in src/edge/proxy/config.ts and the README's "Proxy" section.
  */
-import { EXIT } from './main.js';
+import { EXIT } from './exit.js';
 import { parsePort, parseServerArgs, reportListenError, serveUntilSignal } from './shared/serve.js';
 
 const HELP = `Usage: sealbox proxy --config proxy.json [--port 4600] [--host 127.0.0.1]

@@ -10,8 +10,8 @@ import { UsageError, report } from './shared/errors.js';
 import { openInput, openOutput } from './shared/io.js';
 import { Progress } from './shared/progress.js';
 import { KEY_HELP, KEY_OPTIONS, type KeyFlags, keyringFrom } from './shared/keys.js';
-import { kmsClient, kmsTarget } from './kms-call.js';
-import { EXIT } from './main.js';
+import { kmsClient, kmsTarget } from './shared/kms-call.js';
+import { EXIT } from './exit.js';
 
 export const HELP = `Usage: sealbox rewrap [options] <file>
 

@@ -2,7 +2,7 @@
  * `sealbox start`: the local KMS, the proxy and the demo page in one process (what `npm start`
  * runs). See src/node/devserver/server.ts.
  */
-import { EXIT } from './main.js';
+import { EXIT } from './exit.js';
 import { parsePort, parseServerArgs, reportListenError, serveUntilSignal } from './shared/serve.js';
 
 const HELP = `Usage: sealbox start [--port 8080] [--host 127.0.0.1] [--data ./.sealbox]

@@ -3,7 +3,7 @@
  * usage errors, auth failures and bad input each have their own (see `EXIT` in main.ts).
  */
 import { isSealboxError, type SealboxErrorCode } from '../../../sdk/errors.js';
-import { EXIT } from '../main.js';
+import { EXIT } from '../exit.js';
 import { endProgressLine } from './progress.js';
 
 /** Bad flags or arguments: printed with a hint to `--help`, exit code USAGE. */

@@ -8,7 +8,7 @@ import type { Keyring } from '../../../sdk/keyring/types.js';
 import { MultiKeyring } from '../../../sdk/keyring/multi.js';
 import { RawAesKeyring } from '../../../sdk/keyring/raw-aes.js';
 import { RsaOaepKeyring } from '../../../sdk/keyring/rsa-oaep.js';
-import { kmsTarget } from '../kms-call.js';
+import { kmsTarget } from './kms-call.js';
 import { UsageError } from './errors.js';
 import { kmsKeyring } from './kms.js';
 

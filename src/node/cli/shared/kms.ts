@@ -3,7 +3,7 @@ import { KmsKeyring } from '../../../sdk/keyring/kms.js';
 import type { DataKey, Keyring, UnwrapRequest, WrapRequest, WrapResult } from '../../../sdk/keyring/types.js';
 import { RECIPIENT_KMS, RECIPIENT_RSA_OAEP_256 } from '../../../sdk/format/constants.js';
 import { SealboxError } from '../../../sdk/errors.js';
-import { type KmsTarget, kmsClient } from '../kms-call.js';
+import { type KmsTarget, kmsClient } from './kms-call.js';
 
 /**
  * `--kms <url> --key a --key b`: a KmsKeyring (a generates, b wraps too). With no --key (decrypt

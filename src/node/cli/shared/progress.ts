@@ -4,7 +4,7 @@
  * Thirty-odd lines of our own rather than a dependency (cli-progress and the like): the CLI needs
  * one bar on one line, no themes, no multi-bar, and nothing more to install or audit.
  */
-import { formatBytes } from './args.js';
+import { formatBytes } from './format.js';
 
 const WIDTH = 30;
 let lineOpen = false;

@@ -4,7 +4,7 @@
  * (a second signal exits at once).
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { EXIT } from '../main.js';
+import { EXIT } from '../exit.js';
 
 type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
 type Values<T extends OptionsConfig> = ReturnType<typeof parseArgs<{ args: string[]; options: T; strict: true; allowPositionals: false }>>['values'];

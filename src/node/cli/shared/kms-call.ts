@@ -4,8 +4,8 @@
  * operation (SigV4 via aws4fetch, or a bearer token for a proxy), with its retries and its
  * mapping of KMS errors to SealboxErrors, so nothing here re-implements the wire protocol.
  */
-import { KmsClient, KmsRequestError } from '../../sdk/client/kms-client.js';
-import { UsageError } from './shared/errors.js';
+import { KmsClient, KmsRequestError } from '../../../sdk/client/kms-client.js';
+import { UsageError } from './errors.js';
 
 export interface KmsTarget {
   endpoint: string;
