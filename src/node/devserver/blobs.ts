@@ -18,7 +18,7 @@ import { constants, createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { fsyncDir, writeFileAtomic } from '../kms/store.js';
+import { fsyncDir, writeFileAtomic } from '../fs.js';
 import { DEFAULT_LIMITS, PREFIX_BYTES } from '../../sdk/format/constants.js';
 import { parseEnvelopeHeader, readPrefix } from '../../sdk/format/header.js';
 

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SignJWT, jwtVerify, type JWTPayload } from 'jose';
-import { writeFileAtomic } from '../kms/store.js';
+import { writeFileAtomic } from '../fs.js';
 
 export const ISSUER = 'sealbox-dev';
 export const AUDIENCE = 'sealbox-proxy';

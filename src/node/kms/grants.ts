@@ -13,7 +13,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { loadAccountFiles, writeFileAtomic, fsyncDir, type KeyStore } from './store.js';
+import { fsyncDir, writeFileAtomic } from '../fs.js';
+import { loadAccountFiles, type KeyStore } from './store.js';
 
 export const GRANT_OPERATIONS = [
   'Decrypt',

@@ -18,8 +18,9 @@
  * the store is never re-initialised over existing data.
  */
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import { constants, existsSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, unlink } from 'node:fs/promises';
+import { fsyncDir, writeFileAtomic } from '../fs.js';
 import { dirname, join } from 'node:path';
 
 export type KeySpec =
@@ -114,38 +115,6 @@ const KEY_ID_RE = /^(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 export const isValidRegion = (r: string) => REGION_RE.test(r) && r.length <= 32;
 export const isValidAccount = (a: string) => ACCOUNT_RE.test(a);
 export const isValidKeyId = (id: string) => KEY_ID_RE.test(id);
-
-/**
- * Writes `data` to `path` durably and atomically (temp, fsync, rename, fsync dir). A write that
- * fails (a full disk, say) removes its temp file at once, so failed writes do not pile up and eat
- * the space that is left; the old file stays as it was.
- */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
-  try {
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-  } catch (error) {
-    await rm(tmp, { force: true }).catch(() => {});
-    throw error;
-  }
-  await fsyncDir(dirname(path));
-}
-
-export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, constants.O_RDONLY);
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
 /**
  * Loads the `<root>/<region>/<account>.json` files of a store part (grants, aliases): removes
@@ -499,14 +468,5 @@ export class KeyStore {
 
   static newKeyId(multiRegion = false): string {
     return multiRegion ? `mrk-${randomBytes(16).toString('hex')}` : randomUUID();
-  }
-}
-
-export async function fileExists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
   }
 }
