@@ -1,6 +1,6 @@
 /**
  * The conformance suite is written once, against Web platform APIs only, and run by thin
- * per-runtime runners (test/node, test/browser, and later Deno, Bun and workerd). A case gets an
+ * per-runtime runners (test/sdk/conformance.test.ts, test/browser, and later Deno, Bun and workerd). A case gets an
  * `env` with the few things that differ between runtimes: how to read a fixture file.
  */
 import { SealboxError } from '../../src/sdk/errors.js';

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { startEnv, token, type Env } from '../proxy/helpers.js';
+import { startEnv, token, type Env } from '../../edge/proxy/helpers.js';
 import { EXIT, fixtures, sealbox, workDir } from './helpers.js';
 
 let env: Env;

@@ -1,4 +1,4 @@
-// Runs in Chromium under a strict Content-Security-Policy (see test/node/csp.test.ts): loads the
+// Runs in Chromium under a strict Content-Security-Policy (see test/packaging/csp.test.ts): loads the
 // shipped browser bundle (dist/browser/sealbox.min.js) and makes round trips with raw AES and
 // RSA-OAEP keys, then without crypto.subtle (which loads the lazy noble chunk). Plain JS, no
 // inline script: the policy allows scripts from 'self' only, and no eval.

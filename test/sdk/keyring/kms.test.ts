@@ -10,7 +10,7 @@ import { parseEnvelopeHeader } from '../../../src/sdk/format/header.js';
 import { KmsKeyring } from '../../../src/sdk/keyring/kms.js';
 import { MultiKeyring } from '../../../src/sdk/keyring/multi.js';
 import { RawAesKeyring } from '../../../src/sdk/keyring/raw-aes.js';
-import { rejectsCode, startKms, type Kms } from './helpers.js';
+import { rejectsCode, startKms, type Kms } from '../client/helpers.js';
 
 const text = (s: string) => new TextEncoder().encode(s);
 

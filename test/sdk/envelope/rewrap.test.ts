@@ -14,7 +14,7 @@ import { RawAesKeyring } from '../../../src/sdk/keyring/raw-aes.js';
 import { RsaOaepKeyring } from '../../../src/sdk/keyring/rsa-oaep.js';
 import type { Keyring } from '../../../src/sdk/keyring/types.js';
 import { parseBlob } from '../../../src/node/kms/blob.js';
-import { rejectsCode, startKms, type Kms } from './helpers.js';
+import { rejectsCode, startKms, type Kms } from '../client/helpers.js';
 
 /** The bytes after the header (salt, commitment, chunks). */
 function payload(envelope: Uint8Array): Uint8Array {

@@ -3,7 +3,7 @@
 // The bound is loose on purpose (garbage waits for V8's GC); `npm run bench` measures RSS for 1 GiB.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DecryptStream, EncryptStream, RawAesKeyring } from '../../src/index.js';
+import { DecryptStream, EncryptStream, RawAesKeyring } from '../../../src/index.js';
 
 test('streams: 160 MiB round trip with peak ArrayBuffer memory far below the data size', async () => {
   const MiB = 1024 * 1024;

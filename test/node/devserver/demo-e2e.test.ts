@@ -11,9 +11,9 @@ import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright';
-import { startDevServer, type DevServer } from '../../src/node/devserver/server.js';
+import { startDevServer, type DevServer } from '../../../src/node/devserver/server.js';
 
-const ROOT = new URL('../../', import.meta.url);
+const ROOT = new URL('../../../', import.meta.url);
 const ARTIFACTS = join(ROOT.pathname, 'test-artifacts', 'demo-e2e');
 const CHROME = process.env.CHROME_PATH || '/usr/bin/chromium';
 const BUNDLE = new URL('dist/browser/sealbox.min.js', ROOT);

@@ -6,7 +6,7 @@ import { AwsV4Signer } from 'aws4fetch';
 import { CreateKeyCommand, ListKeysCommand } from '@aws-sdk/client-kms';
 import { SigV4Error, verifySigV4, webCryptoSigV4 } from '../../../src/edge/aws/sigv4.js';
 import { nodeSigV4Crypto } from '../../../src/node/kms/node-crypto.js';
-import { rejectsWith, startHarness, type Harness } from './helpers.js';
+import { rejectsWith, startHarness, type Harness } from '../../node/kms/helpers.js';
 
 const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
 const lookupSecret = (id: string) => (id === 'AKIDEXAMPLE' ? { secretAccessKey: SECRET, principal: 'alice' } : undefined);

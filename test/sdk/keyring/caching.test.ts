@@ -9,7 +9,7 @@ import { CachingKeyring } from '../../../src/sdk/keyring/caching.js';
 import { KmsKeyring } from '../../../src/sdk/keyring/kms.js';
 import { DEFAULT_LIMITS } from '../../../src/sdk/format/constants.js';
 import { parseEnvelopeHeader } from '../../../src/sdk/format/header.js';
-import { rejectsCode, startKms, type Kms } from './helpers.js';
+import { rejectsCode, startKms, type Kms } from '../client/helpers.js';
 
 const text = (s: string) => new TextEncoder().encode(s);
 

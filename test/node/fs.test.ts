@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { writeFileAtomic } from '../../../src/node/fs.js';
+import { writeFileAtomic } from '../../src/node/fs.js';
 
 let dir: string;
 before(async () => {
