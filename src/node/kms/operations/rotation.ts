@@ -1,0 +1,95 @@
+/** Local KMS operations. Rotation: EnableKeyRotation/DisableKeyRotation, GetKeyRotationStatus, RotateKeyOnDemand, ListKeyRotations. */
+import { randomBytes } from 'node:crypto';
+import { KmsError, unsupportedOperation, validation } from '../errors.js';
+import { Input } from '../input.js';
+import { type KeyRecord } from '../store.js';
+import { DAY, type Ctx, isPrimary, materialId, type KmsCore } from '../core.js';
+
+const ON_DEMAND_ROTATION_LIMIT = 25;
+
+/**
+ * Next automatic rotation when EnableKeyRotation is called: the period after enabling; when rotation
+ * was already on and only the period changes, the period after the last rotation (AWS), or now if
+ * that has already passed.
+ */
+function nextRotationOnEnable(k: KeyRecord, periodDays: number, now: number): number {
+  if (!k.rotation.enabled) return now + periodDays * DAY;
+  const last = k.versions[k.versions.length - 1]?.createdAt ?? k.createdAt;
+  return Math.max(now, last + periodDays * DAY);
+}
+
+function requireRotatable(core: KmsCore, key: KeyRecord): void {
+  if (key.keySpec !== 'SYMMETRIC_DEFAULT' || key.origin !== 'AWS_KMS') {
+    throw unsupportedOperation(`${core.arn(key)} does not support rotation (only symmetric keys with AWS_KMS origin do).`);
+  }
+  if (!isPrimary(key)) {
+    throw unsupportedOperation(`${core.arn(key)} is a multi-Region replica key; rotation is managed on its primary key in ${key.primaryRegion}.`);
+  }
+}
+
+export async function setRotation(core: KmsCore, ctx: Ctx, input: Input, enabled: boolean): Promise<Record<string, unknown>> {
+  const key = await core.resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+  const period = enabled ? (input.int('RotationPeriodInDays', { min: 90, max: 2560 }) ?? 365) : key.rotation.periodDays;
+  core.authorize(ctx, key, enabled ? 'kms:EnableKeyRotation' : 'kms:DisableKeyRotation');
+  core.requireEnabled(key);
+  requireRotatable(core, key);
+  await core.mutate(key, (k) => ({
+    ...k,
+    rotation: enabled
+      ? { ...k.rotation, enabled: true, periodDays: period, nextRotation: nextRotationOnEnable(k, period, ctx.now) }
+      : { enabled: false, periodDays: k.rotation.periodDays, ...(k.rotation.onDemandStartedAt !== undefined ? { onDemandStartedAt: k.rotation.onDemandStartedAt } : {}) },
+  }));
+  return {};
+}
+
+export async function getKeyRotationStatus(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+  const key = await core.resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+  core.authorize(ctx, key, 'kms:GetKeyRotationStatus');
+  core.requireNotPendingDeletion(key);
+  if (key.keySpec !== 'SYMMETRIC_DEFAULT') throw unsupportedOperation(`${core.arn(key)} is not a symmetric encryption key; it has no rotation status.`);
+  const out: Record<string, unknown> = { KeyId: core.arn(key), KeyRotationEnabled: key.rotation.enabled };
+  if (key.rotation.enabled) {
+    out.RotationPeriodInDays = key.rotation.periodDays;
+    if (key.rotation.nextRotation !== undefined) out.NextRotationDate = key.rotation.nextRotation / 1000;
+  }
+  if (key.rotation.onDemandStartedAt !== undefined) out.OnDemandRotationStartDate = key.rotation.onDemandStartedAt / 1000;
+  return out;
+}
+
+export async function rotateKeyOnDemand(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+  const key = await core.resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+  core.authorize(ctx, key, 'kms:RotateKeyOnDemand');
+  core.requireEnabled(key);
+  requireRotatable(core, key);
+  await core.mutate(key, (k) => {
+    if (k.versions.filter((v) => v.rotationType === 'ON_DEMAND').length >= ON_DEMAND_ROTATION_LIMIT) {
+      throw new KmsError('LimitExceededException', `${core.arn(k)} has reached the limit of ${ON_DEMAND_ROTATION_LIMIT} on-demand rotations.`);
+    }
+    return {
+      ...k,
+      versions: [...k.versions, { version: k.versions.length + 1, material: randomBytes(32).toString('base64'), createdAt: ctx.now, rotationType: 'ON_DEMAND' }],
+      rotation: { ...k.rotation, onDemandStartedAt: ctx.now },
+    };
+  });
+  return { KeyId: core.arn(key) };
+}
+
+export async function listKeyRotations(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+  const key = await core.resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+  core.authorize(ctx, key, 'kms:ListKeyRotations');
+  requireRotatable(core, key);
+  const limit = input.int('Limit', { min: 1, max: 1000 }) ?? 100;
+  const rotations = key.versions.filter((v) => v.rotationType !== undefined);
+  const marker = input.str('Marker');
+  const start = marker === undefined ? 0 : Number(marker);
+  if (!Number.isInteger(start) || start < 0) throw validation('Invalid Marker.');
+  const page = rotations.slice(start, start + limit);
+  const truncated = start + limit < rotations.length;
+  const out: Record<string, unknown> = {
+    Rotations: page.map((v) => ({ KeyId: core.arn(key), RotationDate: v.createdAt / 1000, RotationType: v.rotationType, KeyMaterialId: materialId(key, v) })),
+    Truncated: truncated,
+  };
+  if (truncated) out.NextMarker = String(start + limit);
+  return out;
+}
+
