@@ -6,7 +6,7 @@
 import { createRemoteJWKSet, jwtVerify, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { SigV4Error, verifySigV4, type SigV4Crypto } from '../aws/sigv4.js';
 import { DEFAULTS, type JwtConfig, type ReplayCache, type SigV4Config } from './config.js';
-import { ProxyError } from './errors.js';
+import { AwsError, sigV4Failure } from '../aws/errors.js';
 
 export interface Caller {
   authType: 'jwt' | 'sigv4';
@@ -19,7 +19,7 @@ export interface Caller {
 }
 
 const unauthenticated = (type: string, message: string, reason?: string) =>
-  new ProxyError(type, message, type === 'MissingAuthenticationTokenException' ? 403 : 400, {
+  new AwsError(type, message, type === 'MissingAuthenticationTokenException' ? 403 : 400, {
     headers: { 'www-authenticate': 'Bearer' },
     ...(reason === undefined ? {} : { reason }),
   });
@@ -41,7 +41,7 @@ export class MemoryReplayCache implements ReplayCache {
     if (this.#seen.size >= this.#max) {
       for (const [sig, exp] of this.#seen) if (exp <= now) this.#seen.delete(sig);
       if (this.#seen.size >= this.#max) {
-        throw new ProxyError('ThrottlingException', 'Too many signed requests in the replay window; try again shortly.', 400, {
+        throw new AwsError('ThrottlingException', 'Too many signed requests in the replay window; try again shortly.', 400, {
           headers: { 'retry-after': '1' },
           reason: 'replay cache full',
         });
@@ -162,17 +162,17 @@ export class SigV4Authenticator {
         ...(this.#crypto ? { crypto: this.#crypto } : {}),
       });
     } catch (e) {
-      if (e instanceof SigV4Error) throw new ProxyError(e.awsType, e.message, e.code === 'MissingAuthenticationToken' ? 403 : 400, { reason: `sigv4 ${e.code}: ${e.message}` });
+      if (e instanceof SigV4Error) throw sigV4Failure(e, { reason: `sigv4 ${e.code}: ${e.message}` });
       throw e;
     }
     if (this.#config.regions && !this.#config.regions.includes(result.region)) {
-      throw new ProxyError('InvalidSignatureException', `Credential should be scoped to a valid region, not '${result.region}'.`, 400, { reason: `sigv4 region ${result.region} not allowed` });
+      throw new AwsError('InvalidSignatureException', `Credential should be scoped to a valid region, not '${result.region}'.`, 400, { reason: `sigv4 region ${result.region} not allowed` });
     }
     // A signature is valid while |now − signedAt| ≤ skew: remember it until then. It is the signature
     // the verifier checked, from the same parse of the header (never a second reading of it).
     const fresh = await this.#replay.remember(result.signature, result.signedAt + skewMs + 1000);
     if (!fresh) {
-      throw new ProxyError('InvalidSignatureException', 'The request signature has already been used (replayed request).', 400, { reason: 'sigv4 replay' });
+      throw new AwsError('InvalidSignatureException', 'The request signature has already been used (replayed request).', 400, { reason: 'sigv4 replay' });
     }
     const principal = (result.secret as unknown as { principal: string }).principal;
     return {

@@ -26,7 +26,9 @@ import { Authorizer } from './authorize.js';
 import { AuditLog } from './audit.js';
 import { DEFAULTS, validateConfig, type AuditRecord, type ProxyConfig } from './config.js';
 import { parseEnvelope, verifyEnvelope, type SealboxEnvelope } from './envelope.js';
-import { JSON_CONTENT_TYPE, ProxyError, accessDenied, errorResponse, serialization, validation } from './errors.js';
+import { AwsError, awsErrorResponse } from '../aws/errors.js';
+import { JSON_CONTENT_TYPE, isKmsTarget, kmsOperation } from '../aws/json-protocol.js';
+import { accessDenied, serialization, validation } from './errors.js';
 import { KeyResolver, resourceNames, type ResolvedKey } from './keys.js';
 import { TokenBuckets } from './rate-limit.js';
 import { checkContextKeys, checkRequestShape } from './shapes.js';
@@ -48,7 +50,7 @@ export type {
   UpstreamCredentials,
 } from './config.js';
 export { ProxyConfigError, validateConfig } from './config.js';
-export { ProxyError } from './errors.js';
+export { AwsError, AwsError as ProxyError } from '../aws/errors.js';
 export { MemoryReplayCache } from './auth.js';
 export { awsKmsEndpoint } from './upstream.js';
 
@@ -141,7 +143,7 @@ function contextOf(input: Json, name: string): Record<string, string> | undefine
 }
 
 async function readBody(request: Request, max: number): Promise<Uint8Array> {
-  const tooLarge = () => new ProxyError('ValidationException', `The request body is larger than ${max} bytes.`, 413);
+  const tooLarge = () => new AwsError('ValidationException', `The request body is larger than ${max} bytes.`, 413);
   const declared = request.headers.get('content-length');
   if (declared !== null && Number(declared) > max) throw tooLarge();
   if (request.body === null) return new Uint8Array(0);
@@ -223,19 +225,19 @@ export function createProxy(config: ProxyConfig): Proxy {
   async function authenticate(request: Request, body: Uint8Array): Promise<Caller> {
     const auth = request.headers.get('authorization');
     if (auth === null) {
-      throw new ProxyError('MissingAuthenticationTokenException', 'Missing Authentication Token', 403, {
+      throw new AwsError('MissingAuthenticationTokenException', 'Missing Authentication Token', 403, {
         headers: jwt ? { 'www-authenticate': 'Bearer' } : {},
       });
     }
     if (/^bearer /i.test(auth)) {
-      if (!jwt) throw new ProxyError('IncompleteSignatureException', 'Bearer tokens are not accepted here.', 400);
+      if (!jwt) throw new AwsError('IncompleteSignatureException', 'Bearer tokens are not accepted here.', 400);
       return jwt.authenticate(auth.slice(7).trim());
     }
     if (auth.startsWith('AWS4-HMAC-SHA256 ')) {
-      if (!sigv4) throw new ProxyError('IncompleteSignatureException', 'SigV4 signatures are not accepted here.', 400);
+      if (!sigv4) throw new AwsError('IncompleteSignatureException', 'SigV4 signatures are not accepted here.', 400);
       return sigv4.authenticate(request, body);
     }
-    throw new ProxyError('IncompleteSignatureException', 'The Authorization header must be "Bearer <JWT>" or a SigV4 signature.', 400);
+    throw new AwsError('IncompleteSignatureException', 'The Authorization header must be "Bearer <JWT>" or a SigV4 signature.', 400);
   }
 
   /** Policy check for one action on one key (or on the literal name when it does not resolve). */
@@ -301,7 +303,7 @@ export function createProxy(config: ProxyConfig): Proxy {
 
   function sameKey(ctx: Ctx, expected: ResolvedKey, got: unknown): void {
     if (got !== undefined && got !== expected.arn && got !== expected.keyId) {
-      throw new ProxyError('KMSInternalException', 'The KMS answered for a different key.', 500, { reason: `upstream answered with key ${String(got)}, expected ${expected.arn}` });
+      throw new AwsError('KMSInternalException', 'The KMS answered for a different key.', 500, { reason: `upstream answered with key ${String(got)}, expected ${expected.arn}` });
     }
   }
 
@@ -327,7 +329,7 @@ export function createProxy(config: ProxyConfig): Proxy {
     } else {
       // Allowed on the literal name of a key that did not exist a moment ago: check the key that answered.
       const answered = typeof answeredId === 'string' ? await keys.resolve(answeredId) : undefined;
-      if (!answered) throw new ProxyError('KMSInternalException', 'The key that answered cannot be described.', 500);
+      if (!answered) throw new AwsError('KMSInternalException', 'The key that answered cannot be described.', 500);
       ctx.keyId = answered.arn;
       check(ctx, `kms:${op}`, answered, keyId, context, extra);
     }
@@ -366,23 +368,23 @@ export function createProxy(config: ProxyConfig): Proxy {
     try {
       const answeredAlgorithm = typeof body.EncryptionAlgorithm === 'string' ? body.EncryptionAlgorithm : algorithm;
       if (answeredAlgorithm !== 'SYMMETRIC_DEFAULT' && !envelope) throw accessDenied('Asymmetric decrypt needs SealboxEnvelope.', `upstream used ${answeredAlgorithm} without an envelope`);
-      if (typeof body.KeyId !== 'string') throw new ProxyError('KMSInternalException', 'The KMS answer has no KeyId.', 500);
+      if (typeof body.KeyId !== 'string') throw new AwsError('KMSInternalException', 'The KMS answer has no KeyId.', 500);
       if (key) {
         sameKey(ctx, key, body.KeyId);
       } else {
         // No KeyId in the request (or it did not resolve): authorize against the key that answered.
         const answered = await keys.resolve(body.KeyId);
-        if (!answered) throw new ProxyError('KMSInternalException', 'The key that answered cannot be described.', 500);
+        if (!answered) throw new AwsError('KMSInternalException', 'The key that answered cannot be described.', 500);
         ctx.keyId = answered.arn;
         check(ctx, 'kms:Decrypt', answered, undefined, context, extra);
       }
       if (envelope) {
-        if (typeof plaintextB64 !== 'string') throw new ProxyError('KMSInternalException', 'The KMS answer has no Plaintext.', 500);
+        if (typeof plaintextB64 !== 'string') throw new AwsError('KMSInternalException', 'The KMS answer has no Plaintext.', 500);
         let dek: Uint8Array;
         try {
           dek = fromBase64(plaintextB64);
         } catch {
-          throw new ProxyError('KMSInternalException', 'The KMS answer has an unreadable Plaintext.', 500);
+          throw new AwsError('KMSInternalException', 'The KMS answer has an unreadable Plaintext.', 500);
         }
         const ok = await verifyEnvelope(envelope, dek);
         wipe(dek);
@@ -426,17 +428,17 @@ export function createProxy(config: ProxyConfig): Proxy {
     }
     const body = await forward(ctx, 'ReEncrypt', out);
     try {
-      if (typeof body.SourceKeyId !== 'string') throw new ProxyError('KMSInternalException', 'The KMS answer has no SourceKeyId.', 500);
+      if (typeof body.SourceKeyId !== 'string') throw new AwsError('KMSInternalException', 'The KMS answer has no SourceKeyId.', 500);
       if (dest) sameKey(ctx, dest, body.KeyId);
       if (src) sameKey(ctx, src, body.SourceKeyId);
       else {
         const answered = await keys.resolve(body.SourceKeyId);
-        if (!answered) throw new ProxyError('KMSInternalException', 'The source key cannot be described.', 500);
+        if (!answered) throw new AwsError('KMSInternalException', 'The source key cannot be described.', 500);
         check(ctx, 'kms:ReEncryptFrom', answered, undefined, srcContext, { 'kms:EncryptionAlgorithm': srcAlg });
       }
       if (dest === undefined) {
         const answered = typeof body.KeyId === 'string' ? await keys.resolve(body.KeyId) : undefined;
-        if (!answered) throw new ProxyError('KMSInternalException', 'The destination key cannot be described.', 500);
+        if (!answered) throw new AwsError('KMSInternalException', 'The destination key cannot be described.', 500);
         check(ctx, 'kms:ReEncryptTo', answered, undefined, dstContext, { 'kms:EncryptionAlgorithm': dstAlg });
       }
     } catch (e) {
@@ -446,7 +448,7 @@ export function createProxy(config: ProxyConfig): Proxy {
     return body;
   }
 
-  function record(ctx: Ctx, status: number, error: ProxyError | undefined): AuditRecord {
+  function record(ctx: Ctx, status: number, error: AwsError | undefined): AuditRecord {
     const r: AuditRecord = {
       time: new Date(ctx.start).toISOString(),
       requestId: ctx.requestId,
@@ -479,27 +481,27 @@ export function createProxy(config: ProxyConfig): Proxy {
         throw accessDenied(`Origin ${origin} is not allowed.`, `cors: origin ${origin} not allowed`);
       }
       if (request.method !== 'POST') {
-        throw new ProxyError('UnknownOperationException', 'The KMS API accepts only POST requests.', 405, { headers: { allow: 'POST, OPTIONS' } });
+        throw new AwsError('UnknownOperationException', 'The KMS API accepts only POST requests.', 405, { headers: { allow: 'POST, OPTIONS' } });
       }
       const target = request.headers.get('x-amz-target') ?? '';
-      ctx.op = (target.startsWith('TrentService.') ? target.slice('TrentService.'.length) : target).slice(0, 100) || 'Unknown';
+      ctx.op = kmsOperation(target).slice(0, 100) || 'Unknown';
       const bytes = await readBody(request, maxBody);
       ctx.caller = await authenticate(request, bytes);
       if (buckets) {
         const waitMs = buckets.take(`${ctx.caller.authType}:${ctx.caller.principal}`);
         if (waitMs > 0) {
-          throw new ProxyError('ThrottlingException', 'Rate exceeded', 400, {
+          throw new AwsError('ThrottlingException', 'Rate exceeded', 400, {
             headers: { 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))) },
             reason: `rate limit: retry in ${waitMs} ms`,
           });
         }
       }
       const op = ctx.op;
-      if (!target.startsWith('TrentService.') || !(PROXY_OPERATIONS as readonly string[]).includes(op)) {
-        if (target.startsWith('TrentService.') && OTHER_KMS_OPERATIONS.has(op)) {
-          throw new ProxyError('UnsupportedOperationException', `The proxy does not forward ${op}.`, 400);
+      if (!isKmsTarget(target) || !(PROXY_OPERATIONS as readonly string[]).includes(op)) {
+        if (isKmsTarget(target) && OTHER_KMS_OPERATIONS.has(op)) {
+          throw new AwsError('UnsupportedOperationException', `The proxy does not forward ${op}.`, 400);
         }
-        throw new ProxyError('UnknownOperationException', `Unknown operation '${target.slice(0, 100)}'.`, 400);
+        throw new AwsError('UnknownOperationException', `Unknown operation '${target.slice(0, 100)}'.`, 400);
       }
       let input: unknown = {};
       if (bytes.length > 0) {
@@ -526,7 +528,7 @@ export function createProxy(config: ProxyConfig): Proxy {
         await audit.write(record(ctx, 200, undefined));
       } catch (e) {
         console.error('sealbox proxy: audit write failed; withholding the answer', e);
-        return errorResponse(ctx.requestId, new ProxyError('KMSInternalException', 'The request could not be audited.', 500), cors);
+        return awsErrorResponse(ctx.requestId, new AwsError('KMSInternalException', 'The request could not be audited.', 500), cors);
       }
       return new Response(JSON.stringify(result), {
         status: 200,
@@ -534,16 +536,16 @@ export function createProxy(config: ProxyConfig): Proxy {
       });
     } catch (e) {
       const error =
-        e instanceof ProxyError
+        e instanceof AwsError
           ? e
           : (console.error('sealbox proxy: internal error', e),
-            new ProxyError('KMSInternalException', 'The request failed because of an internal error.', 500, { reason: `internal: ${(e as Error)?.message ?? String(e)}` }));
+            new AwsError('KMSInternalException', 'The request failed because of an internal error.', 500, { reason: `internal: ${(e as Error)?.message ?? String(e)}` }));
       try {
         await audit.write(record(ctx, error.status, error));
       } catch (auditError) {
         console.error('sealbox proxy: audit write failed', auditError);
       }
-      return errorResponse(ctx.requestId, error, cors);
+      return awsErrorResponse(ctx.requestId, error, cors);
     }
   }
 

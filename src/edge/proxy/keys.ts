@@ -6,7 +6,7 @@
  * exactly the key that was authorized (an alias re-pointed meanwhile cannot redirect it).
  * Results are cached for `ttlMs` (aliases added or removed within that window are seen late).
  */
-import { ProxyError } from './errors.js';
+import { AwsError } from '../aws/errors.js';
 import { upstreamError, upstreamErrorMessage, upstreamErrorType, type Upstream } from './upstream.js';
 
 export interface ResolvedKey {
@@ -85,7 +85,7 @@ export class KeyResolver {
     }
     const md = described.body.KeyMetadata as Record<string, unknown> | undefined;
     if (!md || typeof md.Arn !== 'string' || typeof md.KeyId !== 'string' || !KEY_ARN.test(md.Arn)) {
-      throw new ProxyError('KMSInternalException', 'The KMS sent an answer the proxy cannot read.', 500, { reason: 'DescribeKey without KeyMetadata.Arn' });
+      throw new AwsError('KMSInternalException', 'The KMS sent an answer the proxy cannot read.', 500, { reason: 'DescribeKey without KeyMetadata.Arn' });
     }
     const aliases: string[] = [];
     let marker: string | undefined;
@@ -94,7 +94,7 @@ export class KeyResolver {
       if (listed.status !== 200) {
         const type = upstreamErrorType(listed.body);
         // Without the alias list the alias-based parts of the policy cannot be evaluated: fail closed.
-        throw new ProxyError(type === 'AccessDeniedException' ? 'KMSInternalException' : type, 'The proxy could not list the key\'s aliases.', listed.status >= 500 ? listed.status : 500, {
+        throw new AwsError(type === 'AccessDeniedException' ? 'KMSInternalException' : type, 'The proxy could not list the key\'s aliases.', listed.status >= 500 ? listed.status : 500, {
           reason: `ListAliases ${md.Arn}: ${type}: ${upstreamErrorMessage(listed.body)}`,
         });
       }
@@ -109,7 +109,7 @@ export class KeyResolver {
       marker = listed.body.NextMarker;
     }
     if (marker !== undefined) {
-      throw new ProxyError('KMSInternalException', 'The key has too many aliases for the proxy to check.', 500, { reason: `ListAliases ${md.Arn}: over 2000 aliases` });
+      throw new AwsError('KMSInternalException', 'The key has too many aliases for the proxy to check.', 500, { reason: `ListAliases ${md.Arn}: over 2000 aliases` });
     }
     return {
       arn: md.Arn,

@@ -5,7 +5,8 @@
  */
 import { AwsClient } from 'aws4fetch';
 import { DEFAULTS, type UpstreamConfig } from './config.js';
-import { JSON_CONTENT_TYPE, ProxyError } from './errors.js';
+import { AwsError } from '../aws/errors.js';
+import { JSON_CONTENT_TYPE, kmsTarget } from '../aws/json-protocol.js';
 
 /** The header the local KMS reads `kms:ViaService` from (src/node/kms/principals.ts). */
 const VIA_SERVICE_HEADER = 'x-sealbox-via-service';
@@ -51,7 +52,7 @@ export class Upstream {
       method: 'POST',
       headers: {
         'content-type': JSON_CONTENT_TYPE,
-        'x-amz-target': `TrentService.${op}`,
+        'x-amz-target': kmsTarget(op),
         // Signed with the rest, so the KMS can trust it from this credential.
         ...(this.#viaService === undefined ? {} : { [VIA_SERVICE_HEADER]: this.#viaService }),
       },
@@ -66,11 +67,11 @@ export class Upstream {
       text = await response.text();
     } catch (e) {
       if (controller.signal.aborted) {
-        throw new ProxyError('DependencyTimeoutException', `The KMS did not answer within ${this.#timeoutMs} ms.`, 503, {
+        throw new AwsError('DependencyTimeoutException', `The KMS did not answer within ${this.#timeoutMs} ms.`, 503, {
           reason: `upstream ${op} timed out after ${this.#timeoutMs} ms`,
         });
       }
-      throw new ProxyError('KMSInternalException', 'The KMS could not be reached.', 500, { reason: `upstream ${op} failed: ${(e as Error).message}` });
+      throw new AwsError('KMSInternalException', 'The KMS could not be reached.', 500, { reason: `upstream ${op} failed: ${(e as Error).message}` });
     } finally {
       clearTimeout(timer);
     }
@@ -82,7 +83,7 @@ export class Upstream {
       body = undefined;
     }
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      throw new ProxyError('KMSInternalException', 'The KMS sent an answer the proxy cannot read.', 500, {
+      throw new AwsError('KMSInternalException', 'The KMS sent an answer the proxy cannot read.', 500, {
         reason: `upstream ${op} answered ${response.status} with a non-JSON body`,
       });
     }
@@ -112,15 +113,15 @@ const UPSTREAM_AUTH_ERRORS = new Set([
   'SignatureDoesNotMatch',
 ]);
 
-/** The ProxyError for an upstream error answer: passed through as the KMS said it, except for auth failures of the proxy itself (500). */
-export function upstreamError(op: string, result: UpstreamResult): ProxyError {
+/** The AwsError for an upstream error answer: passed through as the KMS said it, except for auth failures of the proxy itself (500). */
+export function upstreamError(op: string, result: UpstreamResult): AwsError {
   const type = upstreamErrorType(result.body);
   const message = upstreamErrorMessage(result.body);
   if (UPSTREAM_AUTH_ERRORS.has(type)) {
-    return new ProxyError('KMSInternalException', 'The proxy could not authenticate to the KMS.', 500, {
+    return new AwsError('KMSInternalException', 'The proxy could not authenticate to the KMS.', 500, {
       reason: `upstream ${op} refused the proxy's credentials: ${type}: ${message}`,
     });
   }
   const status = result.status >= 400 && result.status < 600 ? result.status : 500;
-  return new ProxyError(type, message, status, { reason: `upstream ${op}: ${type}: ${message}` });
+  return new AwsError(type, message, status, { reason: `upstream ${op}: ${type}: ${message}` });
 }

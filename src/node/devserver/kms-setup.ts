@@ -10,6 +10,8 @@
  */
 import { AwsClient } from 'aws4fetch';
 import type { LocalKms, SeedFile } from '../kms/index.js';
+import { AwsError } from '../../edge/aws/errors.js';
+import { JSON_CONTENT_TYPE, kmsTarget } from '../../edge/aws/json-protocol.js';
 import { TENANTS } from './tokens.js';
 
 export const OFFLINE_ALIAS = 'alias/demo-offline';
@@ -50,17 +52,6 @@ export function demoSeed(account: string): SeedFile {
   };
 }
 
-export class KmsError extends Error {
-  constructor(
-    readonly type: string,
-    message: string,
-    readonly status: number,
-  ) {
-    super(message);
-    this.name = 'KmsError';
-  }
-}
-
 /** Calls the in-process local KMS as its account admin (SigV4-signed, never over the network). */
 export class KmsAdmin {
   readonly #aws: AwsClient;
@@ -71,14 +62,14 @@ export class KmsAdmin {
   async call<T = Record<string, unknown>>(op: string, input: Record<string, unknown>): Promise<T> {
     const request = await this.#aws.sign(`https://kms.${this.kms.region}.amazonaws.com/`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `TrentService.${op}` },
+      headers: { 'content-type': JSON_CONTENT_TYPE, 'x-amz-target': kmsTarget(op) },
       body: JSON.stringify(input),
     });
     const response = await this.kms.fetch(request);
     const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
     if (!response.ok) {
       const type = String(body.__type ?? 'KMSError').split('#').pop()!;
-      throw new KmsError(type, String(body.message ?? body.Message ?? response.statusText), response.status);
+      throw new AwsError(type, String(body.message ?? body.Message ?? response.statusText), response.status);
     }
     return body as T;
   }

@@ -24,7 +24,8 @@ import { parseEnvelopeHeader } from '../../sdk/format/header.js';
 import { parseBlob } from '../kms/blob.js';
 import { BlobError, BlobStore, ID_RE, newId, parseRange, type BlobMeta } from './blobs.js';
 import { HttpError, json, problem, readBytes, readJson } from './http.js';
-import { KmsAdmin, KmsError, OFFLINE_ALIAS, demoSeed, tenantAlias } from './kms-setup.js';
+import { AwsError } from '../../edge/aws/errors.js';
+import { KmsAdmin, OFFLINE_ALIAS, demoSeed, tenantAlias } from './kms-setup.js';
 import { demoProxyPolicy } from './policy.js';
 import { BUNDLE_DIR, DEMO_DIR, serveFile } from './static.js';
 import { AUDIENCE, DEMO_USERS, ISSUER, TENANTS, TokenIssuer, loadSecret, type Claims } from './tokens.js';
@@ -355,7 +356,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
         return await route(request);
       } catch (e) {
         if (e instanceof HttpError || e instanceof BlobError) return problem(e.status, e.message);
-        if (e instanceof KmsError) return problem(e.status >= 500 ? 502 : e.status, `${e.type}: ${e.message}`, { type: e.type });
+        if (e instanceof AwsError) return problem(e.status >= 500 ? 502 : e.status, `${e.type}: ${e.message}`, { type: e.type });
         log(`error: ${request.method} ${new URL(request.url).pathname}: ${(e as Error).stack ?? e}`);
         return problem(500, 'internal error (see the server log)');
       }

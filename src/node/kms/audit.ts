@@ -1,8 +1,8 @@
 /** The local KMS's audit record of one request (CloudTrail's shape, trimmed), success or failure. */
 import type { Ctx } from './core.js';
-import type { KmsError } from './errors.js';
+import type { AwsError } from '../../edge/aws/errors.js';
 
-export function auditRecord(ctx: Ctx | undefined, op: string, requestId: string, err: KmsError | undefined, clock: () => number): Record<string, unknown> {
+export function auditRecord(ctx: Ctx | undefined, op: string, requestId: string, err: AwsError | undefined, clock: () => number): Record<string, unknown> {
   const rec: Record<string, unknown> = {
     eventVersion: '1.0',
     eventTime: new Date(ctx?.now ?? clock()).toISOString(),

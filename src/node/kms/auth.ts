@@ -4,7 +4,7 @@
  */
 import { SigV4Error, verifySigV4, type SigV4Request, type VerifySigV4Options } from '../../edge/aws/sigv4.js';
 import type { Caller, HandlerOptions } from './core.js';
-import { KmsError } from './errors.js';
+import { sigV4Failure } from '../../edge/aws/errors.js';
 import { nodeSigV4Crypto } from './node-crypto.js';
 import { VIA_SERVICE_HEADER } from './principals.js';
 import type { StoredCredential } from './store.js';
@@ -38,13 +38,13 @@ export class KmsAuthenticator {
     };
   }
 
-  /** The caller of a signed request; a KmsError (as AWS answers it) when the signature does not hold. */
+  /** The caller of a signed request; an AwsError (as AWS answers it) when the signature does not hold. */
   async authenticate(request: SigV4Request, body: Uint8Array): Promise<Authenticated> {
     let sig;
     try {
       sig = await verifySigV4(request, body, this.#sigV4Options);
     } catch (e) {
-      if (e instanceof SigV4Error) throw new KmsError(e.awsType, e.message, e.code === 'MissingAuthenticationToken' ? 403 : 400);
+      if (e instanceof SigV4Error) throw sigV4Failure(e);
       throw e;
     }
     const cred = this.#credentials.get(sig.accessKeyId)!;

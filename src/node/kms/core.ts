@@ -6,7 +6,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { evaluatePolicy, parsePolicy, PolicyError, type Policy } from '../../edge/policy/index.js';
-import { KmsError, invalidKeyUsage, invalidState, notFound } from './errors.js';
+import { AwsError } from '../../edge/aws/errors.js';
+import { invalidKeyUsage, invalidState, notFound } from './errors.js';
 import { Input, constraint } from './input.js';
 import { algorithmsFor } from './keyspec.js';
 import { GrantStore, constraintsAllow, principalNames, type GrantConstraints } from './grants.js';
@@ -57,8 +58,8 @@ export const ALIAS_ARN_RE = /^arn:([a-z-]+):kms:([a-z0-9-]+):(\d{12}):(alias\/.+
 
 export type Op = (ctx: Ctx, input: Input) => Promise<Record<string, unknown>>;
 
-export function throttled(op: string): KmsError {
-  return new KmsError('ThrottlingException', `Rate exceeded for ${op}: the request quota of this account and region is used up; retry with backoff.`);
+export function throttled(op: string): AwsError {
+  return new AwsError('ThrottlingException', `Rate exceeded for ${op}: the request quota of this account and region is used up; retry with backoff.`);
 }
 
 /** Whether a key is a single-region key or the primary of a multi-region key. */
@@ -161,7 +162,7 @@ export class KmsCore {
     });
     if (result.decision === 'ImplicitDeny' && this.grantAllows(ctx, key, action, context, newGrant)) return;
     if (result.decision !== 'Allow') {
-      throw new KmsError(
+      throw new AwsError(
         'AccessDeniedException',
         `User: ${ctx.caller.principal} is not authorized to perform: ${action} on resource: ${this.arn(key)} ` +
           (result.decision === 'Deny' ? 'with an explicit deny in a resource-based policy' : 'because no resource-based policy allows the ' + action + ' action'),
@@ -292,7 +293,7 @@ export class KmsCore {
   requireEnabled(key: KeyRecord): void {
     const state = keyState(key);
     if (state === 'Enabled') return;
-    if (state === 'Disabled') throw new KmsError('DisabledException', `${this.arn(key)} is disabled.`);
+    if (state === 'Disabled') throw new AwsError('DisabledException', `${this.arn(key)} is disabled.`);
     throw invalidState(`${this.arn(key)} is ${state === 'PendingDeletion' ? 'pending deletion' : state === 'PendingReplicaDeletion' ? 'pending replica deletion' : 'pending import'}.`);
   }
 
@@ -364,7 +365,7 @@ export class KmsCore {
     try {
       policy = parsePolicy(text);
     } catch (e) {
-      if (e instanceof PolicyError) throw new KmsError('MalformedPolicyDocumentException', e.message);
+      if (e instanceof PolicyError) throw new AwsError('MalformedPolicyDocumentException', e.message);
       throw e;
     }
     if (!bypass) {
@@ -375,7 +376,7 @@ export class KmsCore {
         conditionKeys: { 'kms:CallerAccount': ctx.caller.account, 'aws:PrincipalArn': ctx.caller.principal },
       });
       if (r.decision !== 'Allow') {
-        throw new KmsError(
+        throw new AwsError(
           'MalformedPolicyDocumentException',
           'The new key policy will not allow you to update the key policy in the future (set BypassPolicyLockoutSafetyCheck to override).',
         );
@@ -386,17 +387,17 @@ export class KmsCore {
   tags(input: Input): Array<{ TagKey: string; TagValue: string }> | undefined {
     return input.list('Tags', (t) => {
       const tag = t as { TagKey?: unknown; TagValue?: unknown };
-      if (typeof tag?.TagKey !== 'string' || typeof tag.TagValue !== 'string') throw new KmsError('TagException', 'Each tag needs a TagKey and a TagValue string.');
+      if (typeof tag?.TagKey !== 'string' || typeof tag.TagValue !== 'string') throw new AwsError('TagException', 'Each tag needs a TagKey and a TagValue string.');
       if (tag.TagKey.length < 1 || tag.TagKey.length > 128 || tag.TagValue.length > 256) {
-        throw new KmsError('TagException', 'TagKey must be 1–128 characters and TagValue at most 256.');
+        throw new AwsError('TagException', 'TagKey must be 1–128 characters and TagValue at most 256.');
       }
-      if (tag.TagKey.startsWith('aws:')) throw new KmsError('TagException', 'Tag keys beginning with aws: are reserved.');
+      if (tag.TagKey.startsWith('aws:')) throw new AwsError('TagException', 'Tag keys beginning with aws: are reserved.');
       return { TagKey: tag.TagKey, TagValue: tag.TagValue };
     });
   }
 
   dryRun(input: Input): void {
-    if (input.bool('DryRun')) throw new KmsError('DryRunOperationException', 'The request would have succeeded, but the DryRun option is set.', 412);
+    if (input.bool('DryRun')) throw new AwsError('DryRunOperationException', 'The request would have succeeded, but the DryRun option is set.', 412);
   }
 
   /** A live grant on `key` names the caller as grantee, includes the operation, and its constraints hold. */
@@ -425,11 +426,11 @@ export class KmsCore {
 
   checkGrantTokens(tokens: unknown): void {
     if (tokens === undefined || tokens === null) return;
-    if (!Array.isArray(tokens)) throw new KmsError('SerializationException', "Wrong type for 'GrantTokens' (expected list)");
+    if (!Array.isArray(tokens)) throw new AwsError('SerializationException', "Wrong type for 'GrantTokens' (expected list)");
     if (tokens.length > 10) throw constraint('GrantTokens', 'Member must have length less than or equal to 10');
     for (const t of tokens) {
       if (typeof t !== 'string' || t.length < 1 || t.length > 8192 || !GrantStore.openToken(this.store, t)) {
-        throw new KmsError('InvalidGrantTokenException', 'The grant token is not valid.');
+        throw new AwsError('InvalidGrantTokenException', 'The grant token is not valid.');
       }
     }
   }

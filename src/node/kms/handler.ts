@@ -12,7 +12,8 @@ import type { SigV4Request } from '../../edge/aws/sigv4.js';
 import { auditRecord } from './audit.js';
 import { KmsAuthenticator } from './auth.js';
 import { KmsCore, throttled, type Ctx, type HandlerOptions, type Op } from './core.js';
-import { KmsError } from './errors.js';
+import { AwsError, awsErrorParts } from '../../edge/aws/errors.js';
+import { JSON_CONTENT_TYPE, kmsOperation } from '../../edge/aws/json-protocol.js';
 import { Input } from './input.js';
 import type { GrantStore } from './grants.js';
 import { CRYPTO_OPERATIONS } from './quotas.js';
@@ -28,7 +29,6 @@ import * as rotationOps from './operations/rotation.js';
 
 export type { AuditSink, Caller, HandlerOptions } from './core.js';
 
-const JSON_TYPE = 'application/x-amz-json-1.1';
 const MAX_BODY = 1024 * 1024;
 const utf8 = new TextDecoder();
 
@@ -48,10 +48,10 @@ const STORAGE_ERRORS: Record<string, string> = {
 };
 
 /** A failed write to the key store or the audit file (disk full, read-only, I/O error) as a clear KMS error. */
-function storageError(e: unknown): KmsError | undefined {
+function storageError(e: unknown): AwsError | undefined {
   const code = (e as { code?: unknown } | null)?.code;
   if (typeof code !== 'string' || !Object.prototype.hasOwnProperty.call(STORAGE_ERRORS, code)) return undefined;
-  return new KmsError(
+  return new AwsError(
     'KMSInternalException',
     `The KMS could not write to its key store or audit trail (${code}: ${STORAGE_ERRORS[code]}); the request was not acknowledged. Free space or fix the disk, then retry.`,
     500,
@@ -146,16 +146,16 @@ export class KmsHandler {
     let ctx: Ctx | undefined;
     try {
       if (request.method !== 'POST') {
-        return this.#error(requestId, new KmsError('UnknownOperationException', 'KMS accepts only POST requests.', 404));
+        return awsErrorParts(requestId, new AwsError('UnknownOperationException', 'KMS accepts only POST requests.', 404));
       }
       const target = request.headers.get('x-amz-target') ?? '';
-      op = target.startsWith('TrentService.') ? target.slice('TrentService.'.length) : target;
-      if (body.length > MAX_BODY) throw new KmsError('ValidationException', 'Request body is too large.', 413);
+      op = kmsOperation(target);
+      if (body.length > MAX_BODY) throw new AwsError('ValidationException', 'Request body is too large.', 413);
       const { caller, region } = await this.#auth.authenticate(request, body);
       ctx = { requestId, op, region, caller, now: this.#o.clock(), audit: {} };
-      if (!isValidRegion(region)) throw new KmsError('UnrecognizedClientException', `'${region}' is not a valid region.`);
+      if (!isValidRegion(region)) throw new AwsError('UnrecognizedClientException', `'${region}' is not a valid region.`);
       const handler = Object.prototype.hasOwnProperty.call(this.#ops, op) ? this.#ops[op] : undefined;
-      if (!handler) throw new KmsError('UnknownOperationException', `Unknown operation '${target}'.`);
+      if (!handler) throw new AwsError('UnknownOperationException', `Unknown operation '${target}'.`);
       // Management operations (and GenerateRandom) count against the caller's account; cryptographic
       // ones against the key's, once the key is known (KmsCore.authorize).
       if (this.#o.quotas && !CRYPTO_OPERATIONS.has(op) && !this.#o.quotas.take(ctx.caller.account, ctx.region, op === 'GenerateRandom' ? 'symmetric' : op)) {
@@ -166,40 +166,32 @@ export class KmsHandler {
         try {
           parsed = JSON.parse(utf8.decode(body));
         } catch {
-          throw new KmsError('SerializationException', 'The request body is not valid JSON.');
+          throw new AwsError('SerializationException', 'The request body is not valid JSON.');
         }
       }
       if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-        throw new KmsError('SerializationException', 'The request body must be a JSON object.');
+        throw new AwsError('SerializationException', 'The request body must be a JSON object.');
       }
       this.#core.checkGrantTokens((parsed as Record<string, unknown>).GrantTokens);
       const result = await handler(ctx, new Input(parsed as Record<string, unknown>));
       await this.#audit(ctx, op, requestId, undefined);
-      return { status: 200, headers: { 'content-type': JSON_TYPE, 'x-amzn-requestid': requestId }, body: JSON.stringify(result) };
+      return { status: 200, headers: { 'content-type': JSON_CONTENT_TYPE, 'x-amzn-requestid': requestId }, body: JSON.stringify(result) };
     } catch (e) {
       const err =
-        e instanceof KmsError
+        e instanceof AwsError
           ? e
           : (console.error('sealbox kms: internal error', e),
-            storageError(e) ?? new KmsError('KMSInternalException', 'The request failed because of an internal error.', 500));
+            storageError(e) ?? new AwsError('KMSInternalException', 'The request failed because of an internal error.', 500));
       try {
         await this.#audit(ctx, op, requestId, err);
       } catch (auditError) {
         console.error('sealbox kms: audit write failed', auditError);
       }
-      return this.#error(requestId, err);
+      return awsErrorParts(requestId, err);
     }
   };
 
-  #error(requestId: string, e: KmsError): RawResponse {
-    return {
-      status: e.status,
-      headers: { 'content-type': JSON_TYPE, 'x-amzn-requestid': requestId, 'x-amzn-errortype': e.type },
-      body: JSON.stringify({ __type: e.type, message: e.message }),
-    };
-  }
-
-  async #audit(ctx: Ctx | undefined, op: string, requestId: string, err: KmsError | undefined): Promise<void> {
+  async #audit(ctx: Ctx | undefined, op: string, requestId: string, err: AwsError | undefined): Promise<void> {
     const sink = this.#o.audit;
     if (!sink) return;
     await sink.record(auditRecord(ctx, op, requestId, err, this.#o.clock));

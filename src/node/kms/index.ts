@@ -21,7 +21,8 @@ import { loadPrincipalsFile, mergeCredentials, toCredentials } from './principal
 import { applySeed, loadSeed, type SeedFile } from './seed.js';
 import { KeyStore, isValidAccount, isValidRegion, type StoredCredential } from './store.js';
 
-export { KmsError } from './errors.js';
+export { AwsError, AwsError as KmsError } from '../../edge/aws/errors.js';
+import { JSON_CONTENT_TYPE } from '../../edge/aws/json-protocol.js';
 export { StoreError, type KeyRecord, type StoredCredential } from './store.js';
 export { SeedError, type SeedFile, type SeedKey } from './seed.js';
 export { AWS_CRYPTO_QUOTAS, AWS_MANAGEMENT_QUOTAS, type QuotaConfig } from './quotas.js';
@@ -164,10 +165,9 @@ export interface LocalKmsServerOptions extends LocalKmsOptions {
 
 const MAX_BODY = 1024 * 1024;
 
-const JSON_TYPE = 'application/x-amz-json-1.1';
-const TOO_LARGE_HEADERS = { 'content-type': JSON_TYPE, 'x-amzn-errortype': 'ValidationException' };
+const TOO_LARGE_HEADERS = { 'content-type': JSON_CONTENT_TYPE, 'x-amzn-errortype': 'ValidationException' };
 const TOO_LARGE_BODY = '{"__type":"ValidationException","message":"Request body is too large."}';
-const INTERNAL_HEADERS = { 'content-type': JSON_TYPE };
+const INTERNAL_HEADERS = { 'content-type': JSON_CONTENT_TYPE };
 const INTERNAL_BODY = '{"__type":"KMSInternalException","message":"internal error"}';
 
 /** Writes a reply; `headers` is a fresh object of the caller's, which gets its content-length here. */

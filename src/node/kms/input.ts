@@ -1,5 +1,5 @@
 /** Typed access to a KMS JSON request body, with AWS-style ValidationException messages. */
-import { KmsError } from './errors.js';
+import { AwsError } from '../../edge/aws/errors.js';
 
 const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
@@ -7,12 +7,12 @@ function lowerFirst(name: string): string {
   return name.charAt(0).toLowerCase() + name.slice(1);
 }
 
-export function constraint(name: string, what: string): KmsError {
-  return new KmsError('ValidationException', `1 validation error detected: Value at '${lowerFirst(name)}' failed to satisfy constraint: ${what}`);
+export function constraint(name: string, what: string): AwsError {
+  return new AwsError('ValidationException', `1 validation error detected: Value at '${lowerFirst(name)}' failed to satisfy constraint: ${what}`);
 }
 
-function wrongType(name: string, type: string): KmsError {
-  return new KmsError('SerializationException', `Start of structure or map found where not expected, or wrong type for '${name}' (expected ${type})`);
+function wrongType(name: string, type: string): AwsError {
+  return new AwsError('SerializationException', `Start of structure or map found where not expected, or wrong type for '${name}' (expected ${type})`);
 }
 
 export class Input {

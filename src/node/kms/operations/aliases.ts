@@ -1,5 +1,6 @@
 /** Local KMS operations. Aliases: CreateAlias, UpdateAlias, DeleteAlias, ListAliases. */
-import { KmsError, notFound, validation } from '../errors.js';
+import { AwsError } from '../../../edge/aws/errors.js';
+import { notFound, validation } from '../errors.js';
 import { Input, constraint } from '../input.js';
 import { type AliasRecord } from '../store.js';
 import { type Ctx, type KmsCore } from '../core.js';
@@ -9,7 +10,7 @@ const ALIAS_RE = /^alias\/[a-zA-Z0-9/_-]+$/;
 function aliasName(core: KmsCore, input: Input): string {
   const name = input.str('AliasName', { required: true, min: 1, max: 256 });
   if (!ALIAS_RE.test(name)) throw constraint('AliasName', 'Member must satisfy regular expression pattern: ^alias/[a-zA-Z0-9/_-]+$');
-  if (name.startsWith('alias/aws/')) throw new KmsError('NotAuthorizedException', 'Alias names beginning with alias/aws/ are reserved for AWS managed keys.');
+  if (name.startsWith('alias/aws/')) throw new AwsError('NotAuthorizedException', 'Alias names beginning with alias/aws/ are reserved for AWS managed keys.');
   return name;
 }
 
@@ -22,7 +23,7 @@ export async function createAlias(core: KmsCore, ctx: Ctx, input: Input): Promis
   ctx.audit.params = { aliasName: name };
   await core.store.exclusive(async () => {
     const map = new Map(core.store.aliases(ctx.region, ctx.caller.account));
-    if (map.has(name)) throw new KmsError('AlreadyExistsException', `An alias with the name arn:aws:kms:${ctx.region}:${ctx.caller.account}:${name} already exists`);
+    if (map.has(name)) throw new AwsError('AlreadyExistsException', `An alias with the name arn:aws:kms:${ctx.region}:${ctx.caller.account}:${name} already exists`);
     map.set(name, { target: key.keyId, createdAt: ctx.now, updatedAt: ctx.now });
     await core.store.putAliases(ctx.region, ctx.caller.account, map);
   });

@@ -3,7 +3,8 @@ import { timingSafeEqual } from 'node:crypto';
 import { encryptionContextKeys } from '../../../edge/policy/index.js';
 import { openBlob, parseBlob, sealBlob } from '../blob.js';
 import { randomBytesFast } from '../random.js';
-import { KmsError, invalidCiphertext, invalidKeyUsage, unsupportedOperation, validation } from '../errors.js';
+import { AwsError } from '../../../edge/aws/errors.js';
+import { invalidCiphertext, invalidKeyUsage, unsupportedOperation, validation } from '../errors.js';
 import { Input, b64, constraint } from '../input.js';
 import { SPECS, SignInputError, algorithmsFor, hmac, publicKeyDer, rsaDecrypt, rsaEncrypt, rsaMaxPlaintext, secretOf, signMessage, verifyMessage } from '../keyspec.js';
 import { type KeyRecord, type KeySpec, type KeyUsage } from '../store.js';
@@ -113,7 +114,7 @@ async function decryptWith(core: KmsCore,
   const parsed = parseBlob(blob);
   if (!parsed) throw invalidCiphertext();
   if (key) {
-    if (parsed.keyId !== key.keyId) throw new KmsError('IncorrectKeyException', 'The key ID in the request does not identify a KMS key that can perform this operation.');
+    if (parsed.keyId !== key.keyId) throw new AwsError('IncorrectKeyException', 'The key ID in the request does not identify a KMS key that can perform this operation.');
   } else {
     // The caller's own key, else (as AWS, whose blobs carry the key ARN) the key of another account
     // in this region: key ids are unique, and the key policy and grants decide.
@@ -222,7 +223,7 @@ export async function verify(core: KmsCore, ctx: Ctx, input: Input): Promise<Rec
     if (e instanceof SignInputError) throw validation(e.message);
     throw e;
   }
-  if (!ok) throw new KmsError('KMSInvalidSignatureException', 'The signature verification failed.');
+  if (!ok) throw new AwsError('KMSInvalidSignatureException', 'The signature verification failed.');
   return { KeyId: core.arn(key), SignatureValid: true, SigningAlgorithm: algorithm };
 }
 
@@ -249,7 +250,7 @@ export async function verifyMac(core: KmsCore, ctx: Ctx, input: Input): Promise<
   const { message, algorithm } = macInput(core, ctx, key, input, 'kms:VerifyMac');
   core.dryRun(input);
   const expected = hmac(key.versions[key.versions.length - 1]!, algorithm, message);
-  if (expected.length !== mac.length || !timingSafeEqual(expected, mac)) throw new KmsError('KMSInvalidMacException', 'The MAC verification failed.');
+  if (expected.length !== mac.length || !timingSafeEqual(expected, mac)) throw new AwsError('KMSInvalidMacException', 'The MAC verification failed.');
   return { KeyId: core.arn(key), MacValid: true, MacAlgorithm: algorithm };
 }
 

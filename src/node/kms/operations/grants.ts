@@ -1,5 +1,6 @@
 /** Local KMS operations. Grants: CreateGrant, ListGrants, ListRetirableGrants, RetireGrant, RevokeGrant. */
-import { KmsError, notFound, validation } from '../errors.js';
+import { AwsError } from '../../../edge/aws/errors.js';
+import { notFound, validation } from '../errors.js';
 import { Input, constraint } from '../input.js';
 import { GRANT_ID_RE, GRANT_OPERATIONS, GrantStore, NO_CONTEXT_OPERATIONS, newGrantId, principalNames, type GrantConstraints, type GrantRecord } from '../grants.js';
 import { type KeyRecord } from '../store.js';
@@ -29,7 +30,7 @@ function principalInput(core: KmsCore, input: Input, name: string, required: boo
 function readConstraints(core: KmsCore, input: Input): GrantConstraints | undefined {
   const raw = input.body.Constraints;
   if (raw === undefined || raw === null) return undefined;
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new KmsError('SerializationException', "Wrong type for 'Constraints' (expected structure)");
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new AwsError('SerializationException', "Wrong type for 'Constraints' (expected structure)");
   const inner = new Input(raw as Record<string, unknown>);
   const out: GrantConstraints = {};
   const subset = inner.map('EncryptionContextSubset');
@@ -104,7 +105,7 @@ export async function createGrant(core: KmsCore, ctx: Ctx, input: Input): Promis
       if (same) return same;
     }
     if (core.grants.forKey(key.region, key.account, key.keyId).length >= 50_000) {
-      throw new KmsError('LimitExceededException', `${core.arn(key)} has reached the limit of 50,000 grants.`);
+      throw new AwsError('LimitExceededException', `${core.arn(key)} has reached the limit of 50,000 grants.`);
     }
     const g: GrantRecord = {
       grantId: newGrantId(),
@@ -130,7 +131,7 @@ function paginate<T>(core: KmsCore, input: Input, all: T[], maxLimit: number, de
   const limit = input.int('Limit', { min: 1, max: maxLimit }) ?? defaultLimit;
   const marker = input.str('Marker', { min: 1, max: 1024 });
   const start = marker === undefined ? 0 : Number(marker);
-  if (!Number.isInteger(start) || start < 0 || start > all.length) throw new KmsError('InvalidMarkerException', 'The Marker is not valid.');
+  if (!Number.isInteger(start) || start < 0 || start > all.length) throw new AwsError('InvalidMarkerException', 'The Marker is not valid.');
   const page = all.slice(start, start + limit);
   const truncated = start + limit < all.length;
   return truncated ? { page, truncated, next: String(start + limit) } : { page, truncated };
@@ -141,7 +142,7 @@ export async function listGrants(core: KmsCore, ctx: Ctx, input: Input): Promise
   const grantId = input.str('GrantId', { min: 1, max: 128 });
   const grantee = principalInput(core, input, 'GranteePrincipal', false);
   core.authorize(ctx, key, 'kms:ListGrants');
-  if (grantId !== undefined && !GRANT_ID_RE.test(grantId)) throw new KmsError('InvalidGrantIdException', `Grant id ${grantId} is not valid.`);
+  if (grantId !== undefined && !GRANT_ID_RE.test(grantId)) throw new AwsError('InvalidGrantIdException', `Grant id ${grantId} is not valid.`);
   const all = core.grants
     .forKey(key.region, key.account, key.keyId)
     .filter((g) => (grantId === undefined || g.grantId === grantId) && (grantee === undefined || g.granteePrincipal === grantee));
@@ -157,7 +158,7 @@ export async function listRetirableGrants(core: KmsCore, ctx: Ctx, input: Input)
   // retirable grants of principals in its own account.
   const acct = GrantStore.principalAccount(retiring) ?? (/^\d{12}$/.test(retiring) ? retiring : undefined);
   if (acct !== ctx.caller.account) {
-    throw new KmsError('AccessDeniedException', `User: ${ctx.caller.principal} is not authorized to perform: kms:ListRetirableGrants for ${retiring}`);
+    throw new AwsError('AccessDeniedException', `User: ${ctx.caller.principal} is not authorized to perform: kms:ListRetirableGrants for ${retiring}`);
   }
   const all = core.grants.inRegion(ctx.region).filter((g) => g.retiringPrincipal === retiring);
   const live = all.filter((g) => core.store.getKey(g.region, g.account, g.keyId) !== undefined);
@@ -177,16 +178,16 @@ export async function retireGrant(core: KmsCore, ctx: Ctx, input: Input): Promis
   let grant: GrantRecord | undefined;
   if (token !== undefined) {
     const body = GrantStore.openToken(core.store, token);
-    if (!body || body.region !== ctx.region) throw new KmsError('InvalidGrantTokenException', 'The grant token is not valid.');
+    if (!body || body.region !== ctx.region) throw new AwsError('InvalidGrantTokenException', 'The grant token is not valid.');
     grant = core.grants.find(body.region, body.account, body.grantId);
     if (!grant) throw notFound(`Grant ${body.grantId}`);
-    if (grantIdInput !== undefined && grantIdInput !== grant.grantId) throw new KmsError('InvalidGrantIdException', 'The GrantId does not match the grant token.');
+    if (grantIdInput !== undefined && grantIdInput !== grant.grantId) throw new AwsError('InvalidGrantIdException', 'The GrantId does not match the grant token.');
   } else {
     if (keyIdInput === undefined || grantIdInput === undefined) throw validation('Either GrantToken, or KeyId and GrantId, are required.');
     const key = await core.resolve(ctx, keyIdInput, { allowAlias: false });
-    if (!GRANT_ID_RE.test(grantIdInput)) throw new KmsError('InvalidGrantIdException', `Grant id ${grantIdInput} is not valid.`);
+    if (!GRANT_ID_RE.test(grantIdInput)) throw new AwsError('InvalidGrantIdException', `Grant id ${grantIdInput} is not valid.`);
     grant = core.grants.find(key.region, key.account, grantIdInput);
-    if (!grant || grant.keyId !== key.keyId) throw new KmsError('InvalidGrantIdException', `Grant id ${grantIdInput} is not valid for ${core.arn(key)}.`);
+    if (!grant || grant.keyId !== key.keyId) throw new AwsError('InvalidGrantIdException', `Grant id ${grantIdInput} is not valid for ${core.arn(key)}.`);
   }
   const key = core.store.getKey(grant.region, grant.account, grant.keyId);
   if (!key) throw notFound(`Key 'arn:aws:kms:${grant.region}:${grant.account}:key/${grant.keyId}'`);
@@ -199,7 +200,7 @@ export async function retireGrant(core: KmsCore, ctx: Ctx, input: Input): Promis
     ctx.caller.account === grant.account ||
     (grant.operations.includes('RetireGrant') && principalNames(grant.granteePrincipal, ctx.caller));
   if (!may) {
-    throw new KmsError('AccessDeniedException', `User: ${ctx.caller.principal} is not authorized to perform: kms:RetireGrant on grant ${grant.grantId} of ${core.arn(key)}`);
+    throw new AwsError('AccessDeniedException', `User: ${ctx.caller.principal} is not authorized to perform: kms:RetireGrant on grant ${grant.grantId} of ${core.arn(key)}`);
   }
   core.dryRun(input);
   const g = grant;
@@ -213,7 +214,7 @@ export async function revokeGrant(core: KmsCore, ctx: Ctx, input: Input): Promis
   core.authorize(ctx, key, 'kms:RevokeGrant');
   ctx.audit.params = { grantId };
   const grant = GRANT_ID_RE.test(grantId) ? core.grants.find(key.region, key.account, grantId) : undefined;
-  if (!grant || grant.keyId !== key.keyId) throw new KmsError('InvalidGrantIdException', `Grant id ${grantId} is not valid for ${core.arn(key)}.`);
+  if (!grant || grant.keyId !== key.keyId) throw new AwsError('InvalidGrantIdException', `Grant id ${grantId} is not valid for ${core.arn(key)}.`);
   core.dryRun(input);
   await core.store.exclusive(() => core.grants.remove(key.region, key.account, grantId));
   return {};

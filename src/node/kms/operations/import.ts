@@ -1,7 +1,8 @@
 /** Local KMS operations. Imported key material: GetParametersForImport, ImportKeyMaterial. */
 import { timingSafeEqual, constants as cryptoConstants, generateKeyPair, privateDecrypt, createPrivateKey } from 'node:crypto';
 import { promisify } from 'node:util';
-import { KmsError, invalidCiphertext, unsupportedOperation, validation } from '../errors.js';
+import { AwsError } from '../../../edge/aws/errors.js';
+import { invalidCiphertext, unsupportedOperation, validation } from '../errors.js';
 import { Input } from '../input.js';
 import { SPECS } from '../keyspec.js';
 import { type KeyRecord } from '../store.js';
@@ -55,9 +56,9 @@ export async function importKeyMaterial(core: KmsCore, ctx: Ctx, input: Input): 
   try {
     params = core.store.unseal(`sealbox-import-token/v1/${key.region}/${key.account}/${key.keyId}`, Buffer.from(token).toString('base64')) as typeof params;
   } catch {
-    throw new KmsError('InvalidImportTokenException', 'The import token is invalid or belongs to another key.');
+    throw new AwsError('InvalidImportTokenException', 'The import token is invalid or belongs to another key.');
   }
-  if (ctx.now > params.validTo) throw new KmsError('ExpiredImportTokenException', 'The import token has expired.');
+  if (ctx.now > params.validTo) throw new AwsError('ExpiredImportTokenException', 'The import token has expired.');
   let material: Buffer;
   try {
     material = privateDecrypt(
@@ -72,11 +73,11 @@ export async function importKeyMaterial(core: KmsCore, ctx: Ctx, input: Input): 
     throw invalidCiphertext('The encrypted key material could not be decrypted with the import wrapping key.');
   }
   const want = SPECS[key.keySpec].bytes!;
-  if (material.length !== want) throw new KmsError('IncorrectKeyMaterialException', `The key material must be ${want} bytes for ${key.keySpec}.`);
+  if (material.length !== want) throw new AwsError('IncorrectKeyMaterialException', `The key material must be ${want} bytes for ${key.keySpec}.`);
   await core.mutate(key, (k) => {
     const current = k.versions[0];
     if (current && !timingSafeEqual(Buffer.from(current.material, 'base64'), material)) {
-      throw new KmsError('IncorrectKeyMaterialException', 'The key material does not match the material previously imported into this key.');
+      throw new AwsError('IncorrectKeyMaterialException', 'The key material does not match the material previously imported into this key.');
     }
     const next: KeyRecord = { ...k, versions: [{ version: 1, material: material.toString('base64'), createdAt: ctx.now }], expirationModel: model };
     if (model === 'KEY_MATERIAL_EXPIRES') next.validTo = (validToSeconds as number) * 1000;

@@ -1,6 +1,7 @@
 /** Local KMS operations. Key management: CreateKey, DescribeKey, ListKeys, UpdateKeyDescription, EnableKey/DisableKey, ScheduleKeyDeletion, CancelKeyDeletion. */
 import { defaultKeyPolicy, type Policy } from '../../../edge/policy/index.js';
-import { KmsError, invalidState, unsupportedOperation, validation } from '../errors.js';
+import { AwsError } from '../../../edge/aws/errors.js';
+import { invalidState, unsupportedOperation, validation } from '../errors.js';
 import { Input, constraint } from '../input.js';
 import { SPECS, generateMaterial, isKeySpec } from '../keyspec.js';
 import { KeyStore, keyState, type KeyRecord, type KeySpec, type KeyUsage, type KeyVersion } from '../store.js';
@@ -27,7 +28,7 @@ export async function createKey(core: KmsCore, ctx: Ctx, input: Input): Promise<
   const description = input.str('Description', { max: 8192 }) ?? '';
   const multiRegion = input.bool('MultiRegion') ?? false;
   const tags = core.tags(input) ?? [];
-  if (tags.length > 50) throw new KmsError('TagException', 'A key can have at most 50 tags.');
+  if (tags.length > 50) throw new AwsError('TagException', 'A key can have at most 50 tags.');
   const keyId = KeyStore.newKeyId(multiRegion);
   const arn = `arn:aws:kms:${ctx.region}:${ctx.caller.account}:key/${keyId}`;
   const policyText = input.str('Policy', { min: 1, max: 32768 });

@@ -1,6 +1,7 @@
 /** Local KMS operations. Multi-region keys: ReplicateKey, UpdatePrimaryRegion. */
 import { defaultKeyPolicy, type Policy } from '../../../edge/policy/index.js';
-import { KmsError, notFound, unsupportedOperation, validation } from '../errors.js';
+import { AwsError } from '../../../edge/aws/errors.js';
+import { notFound, unsupportedOperation, validation } from '../errors.js';
 import { Input, constraint } from '../input.js';
 import { isValidRegion, type KeyRecord } from '../store.js';
 import { type Ctx, isPrimary, dedupeTags, type KmsCore } from '../core.js';
@@ -22,7 +23,7 @@ export async function replicateKey(core: KmsCore, ctx: Ctx, input: Input): Promi
   if (policyText !== undefined) core.checkPolicyText(ctx, policyText, input.bool('BypassPolicyLockoutSafetyCheck'), arn);
   core.dryRun(input);
   const rec = await core.store.exclusive(async () => {
-    if (core.store.getKey(replicaRegion, key.account, key.keyId)) throw new KmsError('AlreadyExistsException', `${arn} already exists.`);
+    if (core.store.getKey(replicaRegion, key.account, key.keyId)) throw new AwsError('AlreadyExistsException', `${arn} already exists.`);
     const primary = core.store.getKey(key.region, key.account, key.keyId);
     if (!primary) throw notFound(`Key '${core.arn(key)}'`);
     const r: KeyRecord = {

@@ -1,6 +1,7 @@
 /** Local KMS operations. Key policies and tags: GetKeyPolicy, PutKeyPolicy, ListKeyPolicies, TagResource, UntagResource, ListResourceTags. */
 import { type Policy } from '../../../edge/policy/index.js';
-import { KmsError, notFound } from '../errors.js';
+import { AwsError } from '../../../edge/aws/errors.js';
+import { notFound } from '../errors.js';
 import { Input, constraint } from '../input.js';
 import { type Ctx, dedupeTags, type KmsCore } from '../core.js';
 
@@ -42,7 +43,7 @@ export async function tagResource(core: KmsCore, ctx: Ctx, input: Input): Promis
   core.requireNotPendingDeletion(key);
   await core.mutate(key, (k) => {
     const next = dedupeTags(k.tags, tags);
-    if (next.length > 50) throw new KmsError('TagException', 'A key can have at most 50 tags.');
+    if (next.length > 50) throw new AwsError('TagException', 'A key can have at most 50 tags.');
     return { ...k, tags: next };
   });
   return {};
@@ -51,7 +52,7 @@ export async function tagResource(core: KmsCore, ctx: Ctx, input: Input): Promis
 export async function untagResource(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
   const key = await core.resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
   const keys = input.list('TagKeys', (x) => {
-    if (typeof x !== 'string') throw new KmsError('TagException', 'TagKeys must be strings.');
+    if (typeof x !== 'string') throw new AwsError('TagException', 'TagKeys must be strings.');
     return x;
   });
   if (!keys) throw constraint('TagKeys', 'Member must not be null');
@@ -67,7 +68,7 @@ export async function listResourceTags(core: KmsCore, ctx: Ctx, input: Input): P
   const marker = input.str('Marker');
   core.authorize(ctx, key, 'kms:ListResourceTags');
   const start = marker === undefined ? 0 : Number(marker);
-  if (!Number.isInteger(start) || start < 0) throw new KmsError('InvalidMarkerException', 'Invalid Marker.');
+  if (!Number.isInteger(start) || start < 0) throw new AwsError('InvalidMarkerException', 'Invalid Marker.');
   const page = key.tags.slice(start, start + limit);
   const truncated = start + limit < key.tags.length;
   const out: Record<string, unknown> = { Tags: page, Truncated: truncated };

@@ -1,6 +1,7 @@
 /** Local KMS operations. Rotation: EnableKeyRotation/DisableKeyRotation, GetKeyRotationStatus, RotateKeyOnDemand, ListKeyRotations. */
 import { randomBytes } from 'node:crypto';
-import { KmsError, unsupportedOperation, validation } from '../errors.js';
+import { AwsError } from '../../../edge/aws/errors.js';
+import { unsupportedOperation, validation } from '../errors.js';
 import { Input } from '../input.js';
 import { type KeyRecord } from '../store.js';
 import { DAY, type Ctx, isPrimary, materialId, type KmsCore } from '../core.js';
@@ -63,7 +64,7 @@ export async function rotateKeyOnDemand(core: KmsCore, ctx: Ctx, input: Input): 
   requireRotatable(core, key);
   await core.mutate(key, (k) => {
     if (k.versions.filter((v) => v.rotationType === 'ON_DEMAND').length >= ON_DEMAND_ROTATION_LIMIT) {
-      throw new KmsError('LimitExceededException', `${core.arn(k)} has reached the limit of ${ON_DEMAND_ROTATION_LIMIT} on-demand rotations.`);
+      throw new AwsError('LimitExceededException', `${core.arn(k)} has reached the limit of ${ON_DEMAND_ROTATION_LIMIT} on-demand rotations.`);
     }
     return {
       ...k,
