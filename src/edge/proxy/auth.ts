@@ -183,3 +183,27 @@ export class SigV4Authenticator {
     };
   }
 }
+
+/** Picks the scheme from the Authorization header: `Bearer <JWT>` or a SigV4 signature (each only when configured). */
+export async function authenticateRequest(
+  jwt: JwtAuthenticator | undefined,
+  sigv4: SigV4Authenticator | undefined,
+  request: Request,
+  body: Uint8Array,
+): Promise<Caller> {
+  const auth = request.headers.get('authorization');
+  if (auth === null) {
+    throw new AwsError('MissingAuthenticationTokenException', 'Missing Authentication Token', 403, {
+      headers: jwt ? { 'www-authenticate': 'Bearer' } : {},
+    });
+  }
+  if (/^bearer /i.test(auth)) {
+    if (!jwt) throw new AwsError('IncompleteSignatureException', 'Bearer tokens are not accepted here.', 400);
+    return jwt.authenticate(auth.slice(7).trim());
+  }
+  if (auth.startsWith('AWS4-HMAC-SHA256 ')) {
+    if (!sigv4) throw new AwsError('IncompleteSignatureException', 'SigV4 signatures are not accepted here.', 400);
+    return sigv4.authenticate(request, body);
+  }
+  throw new AwsError('IncompleteSignatureException', 'The Authorization header must be "Bearer <JWT>" or a SigV4 signature.', 400);
+}

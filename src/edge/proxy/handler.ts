@@ -1,0 +1,175 @@
+/**
+ * The proxy's request pipeline, for one validated config: CORS → body cap → authenticate (JWT
+ * bearer or SigV4, replay-checked) → rate limit → operation allow-list and input shape → the
+ * operation (`operations/*.ts`: resolve the key, policy, forward, post-checks) → audit
+ * (hash-chained; no audit, no answer) → answer. Every failure is an AwsError, audited as well.
+ */
+import { AwsError, awsErrorResponse } from '../aws/errors.js';
+import { isKmsTarget, JSON_CONTENT_TYPE, kmsOperation } from '../aws/json-protocol.js';
+import type { Policy } from '../policy/index.js';
+import { AuditLog } from './audit.js';
+import { JwtAuthenticator, SigV4Authenticator, authenticateRequest } from './auth.js';
+import { Authorizer } from './authorize.js';
+import { DEFAULTS, type AuditRecord, type ProxyConfig } from './config.js';
+import { Cors } from './cors.js';
+import { accessDenied, serialization } from './errors.js';
+import { KeyResolver } from './keys.js';
+import { decryptOp } from './operations/decrypt.js';
+import { reEncryptOp } from './operations/re-encrypt.js';
+import { OTHER_KMS_OPERATIONS, PROXY_OPERATIONS, ProxyOperations, isRecord, type Ctx, type Json, type Op } from './operations/shared.js';
+import { simpleOp } from './operations/simple.js';
+import { TokenBuckets } from './rate-limit.js';
+import { checkRequestShape } from './shapes.js';
+import { Upstream } from './upstream.js';
+
+async function readBody(request: Request, max: number): Promise<Uint8Array> {
+  const tooLarge = () => new AwsError('ValidationException', `The request body is larger than ${max} bytes.`, 413);
+  const declared = request.headers.get('content-length');
+  if (declared !== null && Number(declared) > max) throw tooLarge();
+  if (request.body === null) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > max) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/** The fetch handler for a config that validateConfig has accepted. */
+export function createHandler(c: ProxyConfig): (request: Request) => Promise<Response> {
+  const now = c.now ?? Date.now;
+  const upstream = new Upstream(c.upstream);
+  const keys = new KeyResolver(upstream, (c.keyCacheTtlSec ?? DEFAULTS.keyCacheTtlSec) * 1000, now);
+  const authorizer = new Authorizer(c.policy as Policy);
+  const jwt = c.auth.jwt ? new JwtAuthenticator(c.auth.jwt, now) : undefined;
+  const sigv4 = c.auth.sigv4 ? new SigV4Authenticator(c.auth.sigv4, now) : undefined;
+  const buckets =
+    c.rateLimit === false
+      ? undefined
+      : new TokenBuckets({
+          capacity: c.rateLimit?.capacity ?? DEFAULTS.capacity,
+          refillPerSecond: c.rateLimit?.refillPerSecond ?? DEFAULTS.refillPerSecond,
+          now,
+        });
+  const audit = new AuditLog(c.audit);
+  const maxBody = c.maxBodyBytes ?? DEFAULTS.maxBodyBytes;
+  const cors = new Cors(c.cors);
+  const ops = new ProxyOperations(upstream, keys, authorizer, now);
+
+  function record(ctx: Ctx, status: number, error: AwsError | undefined): AuditRecord {
+    const r: AuditRecord = {
+      time: new Date(ctx.start).toISOString(),
+      requestId: ctx.requestId,
+      principal: ctx.caller?.principal ?? null,
+      authType: ctx.caller?.authType ?? null,
+      op: ctx.op,
+      keyId: ctx.keyId ?? null,
+      outcome: error === undefined ? 'allow' : status >= 500 ? 'error' : 'deny',
+      status,
+    };
+    if (ctx.requestedKeyId !== undefined && ctx.requestedKeyId !== ctx.keyId) r.requestedKeyId = ctx.requestedKeyId;
+    if (ctx.context && Object.keys(ctx.context).length > 0) r.context = ctx.context;
+    if (error) {
+      r.errorType = error.type;
+      r.reason = error.reason;
+    }
+    if (ctx.statement !== undefined) r.statement = ctx.statement;
+    if (ctx.origin !== undefined) r.origin = ctx.origin;
+    if (ctx.upstreamRequestId !== undefined) r.upstreamRequestId = ctx.upstreamRequestId;
+    return r;
+  }
+
+  async function handle(request: Request): Promise<Response> {
+    const origin = request.headers.get('origin') ?? undefined;
+    if (request.method === 'OPTIONS') return cors.preflight(request, origin);
+    const ctx: Ctx = { requestId: crypto.randomUUID(), start: now(), op: 'Unknown', origin };
+    const corsHeaders = cors.headers(origin);
+    try {
+      if (origin !== undefined && corsHeaders['access-control-allow-origin'] === undefined && (cors.configured || origin !== new URL(request.url).origin)) {
+        throw accessDenied(`Origin ${origin} is not allowed.`, `cors: origin ${origin} not allowed`);
+      }
+      if (request.method !== 'POST') {
+        throw new AwsError('UnknownOperationException', 'The KMS API accepts only POST requests.', 405, { headers: { allow: 'POST, OPTIONS' } });
+      }
+      const target = request.headers.get('x-amz-target') ?? '';
+      ctx.op = kmsOperation(target).slice(0, 100) || 'Unknown';
+      const bytes = await readBody(request, maxBody);
+      ctx.caller = await authenticateRequest(jwt, sigv4, request, bytes);
+      if (buckets) {
+        const waitMs = buckets.take(`${ctx.caller.authType}:${ctx.caller.principal}`);
+        if (waitMs > 0) {
+          throw new AwsError('ThrottlingException', 'Rate exceeded', 400, {
+            headers: { 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))) },
+            reason: `rate limit: retry in ${waitMs} ms`,
+          });
+        }
+      }
+      const op = ctx.op;
+      if (!isKmsTarget(target) || !(PROXY_OPERATIONS as readonly string[]).includes(op)) {
+        if (isKmsTarget(target) && OTHER_KMS_OPERATIONS.has(op)) {
+          throw new AwsError('UnsupportedOperationException', `The proxy does not forward ${op}.`, 400);
+        }
+        throw new AwsError('UnknownOperationException', `Unknown operation '${target.slice(0, 100)}'.`, 400);
+      }
+      let input: unknown = {};
+      if (bytes.length > 0) {
+        try {
+          input = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+        } catch {
+          throw serialization('The request body is not valid JSON.');
+        }
+      }
+      if (!isRecord(input)) throw serialization('The request body must be a JSON object.');
+      checkRequestShape(op as Op, input);
+      let result: Json;
+      switch (op as Op) {
+        case 'Decrypt':
+          result = await decryptOp(ops, ctx, input);
+          break;
+        case 'ReEncrypt':
+          result = await reEncryptOp(ops, ctx, input);
+          break;
+        default:
+          result = await simpleOp(ops, ctx, op as Op, input);
+      }
+      try {
+        await audit.write(record(ctx, 200, undefined));
+      } catch (e) {
+        console.error('sealbox proxy: audit write failed; withholding the answer', e);
+        return awsErrorResponse(ctx.requestId, new AwsError('KMSInternalException', 'The request could not be audited.', 500), corsHeaders);
+      }
+      return new Response(JSON.stringify(result), {
+        status: 200,
+        headers: { 'content-type': JSON_CONTENT_TYPE, 'x-amzn-requestid': ctx.requestId, ...corsHeaders },
+      });
+    } catch (e) {
+      const error =
+        e instanceof AwsError
+          ? e
+          : (console.error('sealbox proxy: internal error', e),
+            new AwsError('KMSInternalException', 'The request failed because of an internal error.', 500, { reason: `internal: ${(e as Error)?.message ?? String(e)}` }));
+      try {
+        await audit.write(record(ctx, error.status, error));
+      } catch (auditError) {
+        console.error('sealbox proxy: audit write failed', auditError);
+      }
+      return awsErrorResponse(ctx.requestId, error, corsHeaders);
+    }
+  }
+
+  return handle;
+}
