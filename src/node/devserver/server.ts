@@ -27,6 +27,7 @@ import { HttpError, json, problem, readBytes, readJson } from './http.js';
 import { AwsError } from '../../edge/aws/errors.js';
 import { KmsAdmin, OFFLINE_ALIAS, demoSeed, tenantAlias } from './kms-setup.js';
 import { demoProxyPolicy } from './policy.js';
+import { matchRoute, type Route } from './router.js';
 import { BUNDLE_DIR, DEMO_DIR, serveFile } from './static.js';
 import { AUDIENCE, DEMO_USERS, ISSUER, TENANTS, TokenIssuer, loadSecret, type Claims } from './tokens.js';
 
@@ -193,149 +194,194 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       }
     }
 
+    // The routes, in the order they are tried; a path none of them names is a static file.
+    const routes: Route[] = [
+      // ── the proxy ──
+      { path: ['/kms', '/kms/'], handle: (request) => proxy.fetch(request) },
+
+      // ── api ──
+      { method: 'GET', path: '/api/config', handle: () => json(config) },
+      {
+        method: 'POST',
+        path: '/api/token',
+        handle: async (request) => {
+          const body = await readJson(request);
+          const user = DEMO_USERS.find((u) => u.sub === body.user);
+          if (!user) return problem(400, `unknown demo user; one of ${DEMO_USERS.map((u) => u.sub).join(', ')}`);
+          return json({ ...(await tokens.issue(user)), user });
+        },
+      },
+      {
+        method: 'POST',
+        path: '/api/upload-probe',
+        handle: async (request) => {
+          const bytes = await readBytes(request, 1024);
+          return json({ bytes: bytes.length });
+        },
+      },
+      {
+        method: 'GET',
+        path: '/api/keys',
+        handle: async () => {
+          const out: Record<string, unknown> = {};
+          for (const t of TENANTS) {
+            const meta = await admin.describe(keys[t]!.arn);
+            const rotations = await admin.rotations(keys[t]!.arn);
+            out[t] = { ...keys[t], created: meta.CreationDate, rotations: rotations.length, lastRotation: rotations.at(-1)?.RotationDate ?? null };
+          }
+          return json({ keys: out, offline: config.offline });
+        },
+      },
+      {
+        method: 'POST',
+        path: '/api/keys/rotate',
+        handle: async (request) => {
+          const claims = await requireUser(request, 'uploader');
+          const key = keys[claims.tenant];
+          if (!key) return problem(403, 'no key for your tenant');
+          await admin.rotate(key.arn);
+          const rotations = await admin.rotations(key.arn);
+          log(`rotated ${key.alias} for ${claims.sub} (${rotations.length} rotation(s))`);
+          return json({ tenant: claims.tenant, ...key, rotations: rotations.length, lastRotation: rotations.at(-1)?.RotationDate ?? null });
+        },
+      },
+      {
+        method: 'GET',
+        path: '/api/audit',
+        handle: async (_request, url) => {
+          const after = Number(url.searchParams.get('after') ?? 0) || 0;
+          return json({ entries: audit.recent(after), verify: await audit.verify() });
+        },
+      },
+      { method: 'GET', path: '/api/audit/verify', handle: async () => json(await audit.verify()) },
+      {
+        method: 'GET',
+        path: '/api/audit/stream',
+        handle: () => {
+          let unsubscribe = () => {};
+          let timer: NodeJS.Timeout | undefined;
+          let ctl: ReadableStreamDefaultController<Uint8Array>;
+          const stream = new ReadableStream<Uint8Array>({
+            start(controller) {
+              ctl = controller;
+              sse.add(controller);
+              controller.enqueue(encoder.encode(`retry: 2000\n\n`));
+              unsubscribe = audit.subscribe((entry) => {
+                controller.enqueue(encoder.encode(`id: ${entry.seq}\nevent: audit\ndata: ${JSON.stringify(entry)}\n\n`));
+              });
+              timer = setInterval(() => {
+                try {
+                  controller.enqueue(encoder.encode(`: keep-alive\n\n`));
+                } catch {
+                  clearInterval(timer);
+                }
+              }, 15_000);
+            },
+            cancel() {
+              unsubscribe();
+              clearInterval(timer);
+              sse.delete(ctl);
+            },
+          });
+          return new Response(stream, { headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'x-accel-buffering': 'no' } });
+        },
+      },
+
+      // ── blobs ──
+      {
+        path: ['/blobs', '/blobs/'],
+        handle: async (request) => {
+          if (request.method !== 'GET') return problem(405, 'GET lists objects; PUT /blobs/<id> or POST /uploads stores one');
+          const objects = await blobs.list();
+          return json({ objects: await Promise.all(objects.map(async (o) => ({ ...o, keyVersions: await keyVersions(o.id) }))) });
+        },
+      },
+      {
+        path: /^\/blobs\/([^/]+)$/,
+        handle: async (request, _url, params) => {
+          const method = request.method;
+          const id = params[0]!;
+          if (!ID_RE.test(id)) return problem(400, 'bad object id');
+          if (method === 'PUT') {
+            const claims = await requireUser(request, 'uploader');
+            await requireOwnTenant(id, claims);
+            const info = await blobs.put(id, request.body, metaFrom(request, claims));
+            return json(info, 201);
+          }
+          if (method !== 'GET' && method !== 'HEAD') return problem(405, 'GET, HEAD or PUT');
+          const info = await blobs.stat(id);
+          if (!info) return problem(404, 'no such object');
+          const headers = blobHeaders(info);
+          const range = parseRange(request.headers.get('range'), info.size);
+          const ifRange = request.headers.get('if-range');
+          const useRange = range !== undefined && (ifRange === null || ifRange === info.etag);
+          if (useRange && range !== undefined) {
+            if (range === 'unsatisfiable') return new Response(null, { status: 416, headers: { ...headers, 'content-range': `bytes */${info.size}` } });
+            const length = range.end - range.start + 1;
+            const h = { ...headers, 'content-range': `bytes ${range.start}-${range.end}/${info.size}`, 'content-length': String(length) };
+            if (method === 'HEAD') return new Response(null, { status: 206, headers: h });
+            return new Response(blobs.read(id, range.start, range.end), { status: 206, headers: h });
+          }
+          const h = { ...headers, 'content-length': String(info.size) };
+          if (method === 'HEAD' || info.size === 0) return new Response(null, { status: 200, headers: h });
+          return new Response(blobs.read(id, 0, info.size - 1), { status: 200, headers: h });
+        },
+      },
+      {
+        path: /^\/blobs\/([^/]+)\/(header|payload-digest)$/,
+        handle: async (request, _url, params) => {
+          const method = request.method;
+          const [id, what] = params as [string, string];
+          if (what === 'payload-digest' && method === 'GET') return json(await blobs.payloadDigest(id));
+          if (what === 'header' && method === 'PUT') {
+            const claims = await requireUser(request, 'uploader');
+            await requireOwnTenant(id, claims);
+            const head = await readBytes(request, MAX_HEADER_BYTES);
+            const info = await blobs.replaceHeader(id, head, claims.sub);
+            return json(info);
+          }
+          return problem(405, 'method not allowed');
+        },
+      },
+      {
+        method: 'POST',
+        path: '/uploads',
+        handle: async (request) => {
+          const claims = await requireUser(request, 'uploader');
+          const body = await readJson(request);
+          const id = typeof body.id === 'string' ? body.id : newId();
+          if (!ID_RE.test(id)) return problem(400, 'bad object id');
+          await requireOwnTenant(id, claims);
+          const meta: BlobMeta = { uploadedBy: claims.sub, tenant: claims.tenant };
+          if (typeof body.name === 'string' && body.name) meta.name = body.name.replace(/[\u0000-\u001f\u007f]/g, '').slice(0, 255);
+          if (typeof body.type === 'string' && body.type) meta.type = body.type.slice(0, 100);
+          const uploadId = await blobs.createUpload(id, meta, claims.sub);
+          return json({ uploadId, id, partSize }, 201);
+        },
+      },
+      {
+        path: /^\/uploads\/([^/]+)(?:\/parts\/(\d+)|\/(complete))?$/,
+        handle: async (request, _url, params) => {
+          const method = request.method;
+          const claims = await requireUser(request, 'uploader');
+          const [uploadId, part, complete] = params as [string, string | undefined, string | undefined];
+          if (part !== undefined && method === 'PUT') return json(await blobs.writePart(uploadId, claims.sub, Number(part), request.body));
+          if (complete && method === 'POST') return json(await blobs.completeUpload(uploadId, claims.sub), 201);
+          if (!part && !complete && method === 'DELETE') {
+            await blobs.abortUpload(uploadId, claims.sub);
+            return new Response(null, { status: 204 });
+          }
+          return problem(405, 'method not allowed');
+        },
+      },
+    ];
+
     async function route(request: Request): Promise<Response> {
       const url = new URL(request.url);
       const path = url.pathname;
       const method = request.method;
-
-      // ── the proxy ──
-      if (path === '/kms' || path === '/kms/') return proxy.fetch(request);
-
-      // ── api ──
-      if (path === '/api/config' && method === 'GET') return json(config);
-      if (path === '/api/token' && method === 'POST') {
-        const body = await readJson(request);
-        const user = DEMO_USERS.find((u) => u.sub === body.user);
-        if (!user) return problem(400, `unknown demo user; one of ${DEMO_USERS.map((u) => u.sub).join(', ')}`);
-        return json({ ...(await tokens.issue(user)), user });
-      }
-      if (path === '/api/upload-probe' && method === 'POST') {
-        const bytes = await readBytes(request, 1024);
-        return json({ bytes: bytes.length });
-      }
-      if (path === '/api/keys' && method === 'GET') {
-        const out: Record<string, unknown> = {};
-        for (const t of TENANTS) {
-          const meta = await admin.describe(keys[t]!.arn);
-          const rotations = await admin.rotations(keys[t]!.arn);
-          out[t] = { ...keys[t], created: meta.CreationDate, rotations: rotations.length, lastRotation: rotations.at(-1)?.RotationDate ?? null };
-        }
-        return json({ keys: out, offline: config.offline });
-      }
-      if (path === '/api/keys/rotate' && method === 'POST') {
-        const claims = await requireUser(request, 'uploader');
-        const key = keys[claims.tenant];
-        if (!key) return problem(403, 'no key for your tenant');
-        await admin.rotate(key.arn);
-        const rotations = await admin.rotations(key.arn);
-        log(`rotated ${key.alias} for ${claims.sub} (${rotations.length} rotation(s))`);
-        return json({ tenant: claims.tenant, ...key, rotations: rotations.length, lastRotation: rotations.at(-1)?.RotationDate ?? null });
-      }
-      if (path === '/api/audit' && method === 'GET') {
-        const after = Number(url.searchParams.get('after') ?? 0) || 0;
-        return json({ entries: audit.recent(after), verify: await audit.verify() });
-      }
-      if (path === '/api/audit/verify' && method === 'GET') return json(await audit.verify());
-      if (path === '/api/audit/stream' && method === 'GET') {
-        let unsubscribe = () => {};
-        let timer: NodeJS.Timeout | undefined;
-        let ctl: ReadableStreamDefaultController<Uint8Array>;
-        const stream = new ReadableStream<Uint8Array>({
-          start(controller) {
-            ctl = controller;
-            sse.add(controller);
-            controller.enqueue(encoder.encode(`retry: 2000\n\n`));
-            unsubscribe = audit.subscribe((entry) => {
-              controller.enqueue(encoder.encode(`id: ${entry.seq}\nevent: audit\ndata: ${JSON.stringify(entry)}\n\n`));
-            });
-            timer = setInterval(() => {
-              try {
-                controller.enqueue(encoder.encode(`: keep-alive\n\n`));
-              } catch {
-                clearInterval(timer);
-              }
-            }, 15_000);
-          },
-          cancel() {
-            unsubscribe();
-            clearInterval(timer);
-            sse.delete(ctl);
-          },
-        });
-        return new Response(stream, { headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'x-accel-buffering': 'no' } });
-      }
-
-      // ── blobs ──
-      if (path === '/blobs' || path === '/blobs/') {
-        if (method !== 'GET') return problem(405, 'GET lists objects; PUT /blobs/<id> or POST /uploads stores one');
-        const objects = await blobs.list();
-        return json({ objects: await Promise.all(objects.map(async (o) => ({ ...o, keyVersions: await keyVersions(o.id) }))) });
-      }
-      let m = /^\/blobs\/([^/]+)$/.exec(path);
-      if (m) {
-        const id = m[1]!;
-        if (!ID_RE.test(id)) return problem(400, 'bad object id');
-        if (method === 'PUT') {
-          const claims = await requireUser(request, 'uploader');
-          await requireOwnTenant(id, claims);
-          const info = await blobs.put(id, request.body, metaFrom(request, claims));
-          return json(info, 201);
-        }
-        if (method !== 'GET' && method !== 'HEAD') return problem(405, 'GET, HEAD or PUT');
-        const info = await blobs.stat(id);
-        if (!info) return problem(404, 'no such object');
-        const headers = blobHeaders(info);
-        const range = parseRange(request.headers.get('range'), info.size);
-        const ifRange = request.headers.get('if-range');
-        const useRange = range !== undefined && (ifRange === null || ifRange === info.etag);
-        if (useRange && range !== undefined) {
-          if (range === 'unsatisfiable') return new Response(null, { status: 416, headers: { ...headers, 'content-range': `bytes */${info.size}` } });
-          const length = range.end - range.start + 1;
-          const h = { ...headers, 'content-range': `bytes ${range.start}-${range.end}/${info.size}`, 'content-length': String(length) };
-          if (method === 'HEAD') return new Response(null, { status: 206, headers: h });
-          return new Response(blobs.read(id, range.start, range.end), { status: 206, headers: h });
-        }
-        const h = { ...headers, 'content-length': String(info.size) };
-        if (method === 'HEAD' || info.size === 0) return new Response(null, { status: 200, headers: h });
-        return new Response(blobs.read(id, 0, info.size - 1), { status: 200, headers: h });
-      }
-      m = /^\/blobs\/([^/]+)\/(header|payload-digest)$/.exec(path);
-      if (m) {
-        const [, id, what] = m as unknown as [string, string, string];
-        if (what === 'payload-digest' && method === 'GET') return json(await blobs.payloadDigest(id));
-        if (what === 'header' && method === 'PUT') {
-          const claims = await requireUser(request, 'uploader');
-          await requireOwnTenant(id, claims);
-          const head = await readBytes(request, MAX_HEADER_BYTES);
-          const info = await blobs.replaceHeader(id, head, claims.sub);
-          return json(info);
-        }
-        return problem(405, 'method not allowed');
-      }
-      if (path === '/uploads' && method === 'POST') {
-        const claims = await requireUser(request, 'uploader');
-        const body = await readJson(request);
-        const id = typeof body.id === 'string' ? body.id : newId();
-        if (!ID_RE.test(id)) return problem(400, 'bad object id');
-        await requireOwnTenant(id, claims);
-        const meta: BlobMeta = { uploadedBy: claims.sub, tenant: claims.tenant };
-        if (typeof body.name === 'string' && body.name) meta.name = body.name.replace(/[\u0000-\u001f\u007f]/g, '').slice(0, 255);
-        if (typeof body.type === 'string' && body.type) meta.type = body.type.slice(0, 100);
-        const uploadId = await blobs.createUpload(id, meta, claims.sub);
-        return json({ uploadId, id, partSize }, 201);
-      }
-      m = /^\/uploads\/([^/]+)(?:\/parts\/(\d+)|\/(complete))?$/.exec(path);
-      if (m) {
-        const claims = await requireUser(request, 'uploader');
-        const [, uploadId, part, complete] = m as unknown as [string, string, string | undefined, string | undefined];
-        if (part !== undefined && method === 'PUT') return json(await blobs.writePart(uploadId, claims.sub, Number(part), request.body));
-        if (complete && method === 'POST') return json(await blobs.completeUpload(uploadId, claims.sub), 201);
-        if (!part && !complete && method === 'DELETE') {
-          await blobs.abortUpload(uploadId, claims.sub);
-          return new Response(null, { status: 204 });
-        }
-        return problem(405, 'method not allowed');
-      }
+      const found = matchRoute(routes, method, path);
+      if (found) return found.route.handle(request, url, found.params);
 
       // ── static ──
       if (method === 'GET' || method === 'HEAD') {
