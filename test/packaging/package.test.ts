@@ -8,6 +8,7 @@
 //   effect at import time; the shipped browser bundle has no eval / new Function (CSP without
 //   'unsafe-eval', workerd) and keeps noble in a separate, lazily imported chunk.
 // Everything runs on the unpacked tarball, not on dist/, so it checks what users would get.
+import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { builtinModules } from 'node:module';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -20,12 +21,21 @@ import { exec } from '../../scripts/runtimes/hosts.js';
 import { buildDir, root } from '../../scripts/runtimes/build.js';
 
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name: string; version: string; dependencies?: Record<string, string> };
-/** [subpath, file] for every JavaScript entry in the packed package.json's "exports". */
+type Exports = Record<string, string | { default?: string; node?: string }>;
+function manifestExports(): Exports {
+  return (JSON.parse(readFileSync(join(consumer, 'node_modules', pkg.name, 'package.json'), 'utf8')) as { exports: Exports }).exports;
+}
+/** [subpath, file] for every runtime-agnostic JavaScript entry (a "default" condition) in the packed package.json's "exports". */
 function subpaths(): Array<[string, string]> {
-  const manifest = JSON.parse(readFileSync(join(consumer, 'node_modules', pkg.name, 'package.json'), 'utf8')) as { exports: Record<string, string | { default?: string }> };
-  return Object.entries(manifest.exports)
-    .filter(([subpath]) => subpath !== './package.json')
+  return Object.entries(manifestExports())
+    .filter(([subpath, target]) => subpath !== './package.json' && (typeof target === 'string' || target.default !== undefined))
     .map(([subpath, target]) => [subpath, typeof target === 'string' ? target : target.default!]);
+}
+/** [subpath, file] for the Node-only entries (a "node" condition and no "default", e.g. "./kms"). */
+function nodeOnlySubpaths(): Array<[string, string]> {
+  return Object.entries(manifestExports())
+    .filter(([, target]) => typeof target !== 'string' && target.default === undefined && target.node !== undefined)
+    .map(([subpath, target]) => [subpath, (target as { node: string }).node]);
 }
 let work: string;
 let tarball: string;
@@ -128,6 +138,15 @@ test('every export resolves without a bundler: Node and Bun by package name, Den
   }
   if (seen.size > 1) problems.push(`the runtimes see different exports:\n  ${[...seen].join('\n  ')}`);
   if (problems.length) throw new Error(problems.join('\n'));
+});
+
+test('every Node-only export ("sealbox/kms") imports by package name in Node and exports what it documents', async () => {
+  const entries = nodeOnlySubpaths();
+  assert.deepEqual(entries.map(([subpath]) => subpath), ['./kms']);
+  const script = `const m = await import('${pkg.name}/kms'); console.log('RESULT ' + JSON.stringify(Object.keys(m).sort()));`;
+  const { stdout } = await exec(process.execPath, ['--input-type=module', '-e', script], { cwd: consumer });
+  const names = JSON.parse(stdout.split('\n').find((l) => l.startsWith('RESULT '))!.slice('RESULT '.length)) as string[];
+  for (const name of ['createLocalKms', 'startLocalKmsServer']) assert.ok(names.includes(name), `sealbox/kms lacks ${name}`);
 });
 
 test('every export bundled for browsers with rollup: no Node built-in, nothing unresolved', async (t) => {

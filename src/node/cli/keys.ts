@@ -1,6 +1,7 @@
 /** `sealbox keys <subcommand>`: KMS key management against AWS KMS or the local KMS. */
 import { readFile } from 'node:fs/promises';
-import type { KeyMetadata, KmsClient } from '../../sdk/client/kms-client.js';
+import type { KmsClient } from '../../sdk/client/kms-client.js';
+import type { KeyMetadata } from '../../sdk/client/wire.js';
 import { parseCli, parseIntFlag } from './shared/args.js';
 import { UsageError, report } from './shared/errors.js';
 import { openInput, readAll } from './shared/io.js';

@@ -12,6 +12,7 @@
 import { SealboxError, type SealboxErrorCode } from '../errors.js';
 import { fromBase64, isBytes, toBase64 } from '../crypto/bytes.js';
 import type { EncryptionContext } from '../format/header.js';
+import { KMS_JSON_CONTENT_TYPE, KMS_TARGET_PREFIX, type KeyInput, type GenerateDataKeyInput, type GenerateDataKeyOutput, type GenerateDataKeyWithoutPlaintextOutput, type EncryptInput, type EncryptOutput, type DecryptInput, type DecryptOutput, type ReEncryptInput, type ReEncryptOutput, type GetPublicKeyOutput, type DescribeKeyOutput } from './wire.js';
 
 export interface KmsCredentials {
   accessKeyId: string;
@@ -55,92 +56,6 @@ export interface KmsCallOptions {
 }
 
 // ── operation shapes (AWS names; blobs as bytes) ──────────────────────────────────────────────
-
-interface KeyInput {
-  KeyId: string;
-  GrantTokens?: string[];
-}
-export interface GenerateDataKeyInput extends KeyInput {
-  KeySpec?: 'AES_256' | 'AES_128';
-  NumberOfBytes?: number;
-  EncryptionContext?: EncryptionContext;
-}
-export interface GenerateDataKeyOutput {
-  KeyId: string;
-  CiphertextBlob: Uint8Array;
-  Plaintext: Uint8Array;
-}
-export type GenerateDataKeyWithoutPlaintextOutput = Omit<GenerateDataKeyOutput, 'Plaintext'>;
-export interface EncryptInput extends KeyInput {
-  /** At most 4096 bytes. Larger data: encrypt with a data key (`encrypt()` with a KmsKeyring). */
-  Plaintext: Uint8Array;
-  EncryptionContext?: EncryptionContext;
-  EncryptionAlgorithm?: string;
-}
-export interface EncryptOutput {
-  KeyId: string;
-  CiphertextBlob: Uint8Array;
-  EncryptionAlgorithm?: string;
-}
-/** Sealbox's wire extension for RSA recipients unwrapped through the proxy (stripped before the KMS). */
-export interface SealboxEnvelopeInput {
-  /** The envelope's protected header bytes (headerAad without "SBX" and the version byte). */
-  Protected: Uint8Array;
-  Salt: Uint8Array;
-  Commitment: Uint8Array;
-}
-export interface DecryptInput {
-  CiphertextBlob: Uint8Array;
-  KeyId?: string;
-  EncryptionContext?: EncryptionContext;
-  EncryptionAlgorithm?: string;
-  GrantTokens?: string[];
-  SealboxEnvelope?: SealboxEnvelopeInput;
-}
-export interface DecryptOutput {
-  KeyId: string;
-  Plaintext: Uint8Array;
-  EncryptionAlgorithm?: string;
-}
-export interface ReEncryptInput {
-  CiphertextBlob: Uint8Array;
-  DestinationKeyId: string;
-  SourceKeyId?: string;
-  SourceEncryptionContext?: EncryptionContext;
-  DestinationEncryptionContext?: EncryptionContext;
-  SourceEncryptionAlgorithm?: string;
-  DestinationEncryptionAlgorithm?: string;
-  GrantTokens?: string[];
-}
-export interface ReEncryptOutput {
-  KeyId: string;
-  SourceKeyId: string;
-  CiphertextBlob: Uint8Array;
-  SourceEncryptionAlgorithm?: string;
-  DestinationEncryptionAlgorithm?: string;
-}
-export interface GetPublicKeyOutput {
-  KeyId: string;
-  /** DER SubjectPublicKeyInfo. */
-  PublicKey: Uint8Array;
-  KeySpec?: string;
-  KeyUsage?: string;
-  EncryptionAlgorithms?: string[];
-  SigningAlgorithms?: string[];
-}
-export interface KeyMetadata {
-  KeyId: string;
-  Arn: string;
-  Enabled?: boolean;
-  KeyState?: string;
-  KeySpec?: string;
-  KeyUsage?: string;
-  EncryptionAlgorithms?: string[];
-  [field: string]: unknown;
-}
-export interface DescribeKeyOutput {
-  KeyMetadata: KeyMetadata;
-}
 
 /** A KMS (or proxy) error answer: a SealboxError that also keeps the KMS's error type and HTTP status. */
 export class KmsRequestError extends SealboxError {
@@ -342,7 +257,7 @@ export class KmsClient {
   }
 
   async #sign(operation: string, body: string): Promise<RequestInit> {
-    const headers = new Headers({ 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `TrentService.${operation}` });
+    const headers = new Headers({ 'content-type': KMS_JSON_CONTENT_TYPE, 'x-amz-target': `${KMS_TARGET_PREFIX}${operation}` });
     const auth = this.#auth;
     if (typeof auth === 'function') {
       new Headers(await auth()).forEach((value, name) => headers.set(name, value));
