@@ -1,6 +1,11 @@
 /**
  * Every failure Sealbox reports is a `SealboxError` with a stable `code`. Callers branch on `code`;
  * the message is for people and may change between versions.
+ *
+ * @example
+ * ```ts
+ * if (isSealboxError(error, 'ERR_CONTEXT_MISMATCH')) showWrongTenant();
+ * ```
  */
 export type SealboxErrorCode =
   /** The bytes are not a well-formed envelope (bad magic, bad CBOR, wrong types, unknown fields). */
@@ -50,6 +55,18 @@ export interface SealboxErrorOptions {
   requestId?: string;
 }
 
+/**
+ * The one error type of the SDK: a stable `code` (see `SealboxErrorCode`) to branch on, and a message for people.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await decrypt(envelope, { keyring });
+ * } catch (error) {
+ *   if (error instanceof SealboxError && error.code === 'ERR_TAMPERED') console.warn('the envelope was changed');
+ * }
+ * ```
+ */
 export class SealboxError extends Error {
   readonly code: SealboxErrorCode;
   readonly requestId?: string;
@@ -62,6 +79,14 @@ export class SealboxError extends Error {
   }
 }
 
+/**
+ * Whether `value` is a SealboxError, optionally with the given code.
+ *
+ * @example
+ * ```ts
+ * if (isSealboxError(error, 'ERR_THROTTLED')) await retryLater();
+ * ```
+ */
 export function isSealboxError(value: unknown, code?: SealboxErrorCode): value is SealboxError {
   return value instanceof SealboxError && (code === undefined || value.code === code);
 }

@@ -14,6 +14,14 @@ import { fromBase64, isBytes, toBase64 } from '../crypto/bytes.js';
 import type { EncryptionContext } from '../format/header.js';
 import { KMS_JSON_CONTENT_TYPE, KMS_TARGET_PREFIX, type KeyInput, type GenerateDataKeyInput, type GenerateDataKeyOutput, type GenerateDataKeyWithoutPlaintextOutput, type EncryptInput, type EncryptOutput, type DecryptInput, type DecryptOutput, type ReEncryptInput, type ReEncryptOutput, type GetPublicKeyOutput, type DescribeKeyOutput } from './wire.js';
 
+/**
+ * AWS credentials: the client signs its calls with SigV4.
+ *
+ * @example
+ * ```ts
+ * new KmsClient({ endpoint, auth: { accessKeyId, secretAccessKey, sessionToken } });
+ * ```
+ */
 export interface KmsCredentials {
   accessKeyId: string;
   secretAccessKey: string;
@@ -22,9 +30,24 @@ export interface KmsCredentials {
   region?: string;
 }
 
-/** Headers for each attempt (called again on every retry, so a token can be refreshed). */
+/**
+ * Headers for each attempt (called again on every retry, so a token can be refreshed).
+ *
+ * @example
+ * ```ts
+ * new KmsClient({ endpoint: '/kms', auth: async () => ({ authorization: `Bearer ${await getToken()}` }) });
+ * ```
+ */
 export type KmsAuthHook = () => HeadersInit | Promise<HeadersInit>;
 
+/**
+ * How the client retries throttled and failed calls (capped exponential backoff, full jitter, `Retry-After`).
+ *
+ * @example
+ * ```ts
+ * new KmsClient({ endpoint, retry: { maxAttempts: 6, maxDelayMs: 10_000 } });
+ * ```
+ */
 export interface KmsRetryOptions {
   /** Attempts in all, the first included. Default 4. `1` disables retries. */
   maxAttempts?: number;
@@ -36,6 +59,14 @@ export interface KmsRetryOptions {
   maxRetryAfterMs?: number;
 }
 
+/**
+ * Options of `KmsClient`.
+ *
+ * @example
+ * ```ts
+ * new KmsClient({ endpoint: 'https://kms.eu-west-1.amazonaws.com', region: 'eu-west-1', auth: { accessKeyId, secretAccessKey } });
+ * ```
+ */
 export interface KmsClientOptions {
   /** KMS, local KMS or Sealbox proxy URL, e.g. `https://kms.eu-west-1.amazonaws.com` or `https://app.example/kms`. */
   endpoint: string | URL;
@@ -50,6 +81,14 @@ export interface KmsClientOptions {
   region?: string;
 }
 
+/**
+ * Per-call options of the KmsClient's methods.
+ *
+ * @example
+ * ```ts
+ * await client.decrypt({ CiphertextBlob }, { signal: AbortSignal.timeout(5000) });
+ * ```
+ */
 export interface KmsCallOptions {
   /** Aborts the call, including backoff waits, with ERR_ABORTED. */
   signal?: AbortSignal;
@@ -57,7 +96,14 @@ export interface KmsCallOptions {
 
 // ── operation shapes (AWS names; blobs as bytes) ──────────────────────────────────────────────
 
-/** A KMS (or proxy) error answer: a SealboxError that also keeps the KMS's error type and HTTP status. */
+/**
+ * A KMS (or proxy) error answer: a SealboxError that also keeps the KMS's error type and HTTP status.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof KmsRequestError && error.kmsErrorType === 'NotFoundException') createKey();
+ * ```
+ */
 export class KmsRequestError extends SealboxError {
   /** AWS error type, e.g. `AccessDeniedException` (undefined for network failures and timeouts). */
   readonly kmsErrorType?: string;
@@ -119,6 +165,15 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
+/**
+ * A client of the AWS KMS JSON API (AWS KMS, the local KMS, or a Sealbox proxy): SigV4 or a bearer token, retries with backoff and jitter, typed errors.
+ *
+ * @example
+ * ```ts
+ * const client = new KmsClient({ endpoint: 'https://app.example/kms', auth: () => ({ authorization: `Bearer ${jwt}` }) });
+ * const { KeyMetadata } = await client.describeKey({ KeyId: 'alias/app' });
+ * ```
+ */
 export class KmsClient {
   readonly endpoint: string;
   readonly region?: string;

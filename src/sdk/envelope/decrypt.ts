@@ -6,6 +6,15 @@ import { COBBLESTONE_HEADER_BYTES, TAG_BYTES, layoutFromCiphertextLength, openCh
 import { chunksInFlight, forEachIndex } from '../payload/parallel.js';
 import { type DecryptOptions, startDecryption } from './session.js';
 
+/**
+ * What `decrypt` gives: the plaintext, the envelope's encryption context and its header.
+ *
+ * @example
+ * ```ts
+ * const { plaintext, context, header } = await decrypt(envelope, { keyring });
+ * console.log(header.recipients.length, context.tenant);
+ * ```
+ */
 export interface DecryptResult {
   plaintext: Uint8Array;
   context: EncryptionContext;
@@ -15,6 +24,11 @@ export interface DecryptResult {
 /**
  * Decrypts a whole envelope in memory. Every chunk is authenticated before any plaintext is
  * returned: on any failure the caller gets an error and no bytes.
+ *
+ * @example
+ * ```ts
+ * const { plaintext, context } = await decrypt(envelope, { keyring, expectContext: { tenant: 'acme' } });
+ * ```
  */
 export async function decrypt(envelope: Uint8Array, options: DecryptOptions): Promise<DecryptResult> {
   if (!isBytes(envelope)) throw new SealboxError('ERR_INVALID_ARGUMENT', 'decrypt expects the envelope as a Uint8Array');

@@ -4,7 +4,14 @@ import { COBBLESTONE_HEADER_BYTES, TAG_BYTES, ciphertextLength, sealChunk } from
 import { chunksInFlight, forEachIndex } from '../payload/parallel.js';
 import { type EncryptOptions, startEncryption } from './session.js';
 
-/** Encrypts a whole message in memory. For large inputs use `EncryptStream`. */
+/**
+ * Encrypts a whole message in memory. For large inputs use `EncryptStream`.
+ *
+ * @example
+ * ```ts
+ * const envelope = await encrypt(new TextEncoder().encode('hello'), { keyring, context: { tenant: 'acme' } });
+ * ```
+ */
 export async function encrypt(plaintext: Uint8Array, options: EncryptOptions): Promise<Uint8Array> {
   if (!isBytes(plaintext)) throw new SealboxError('ERR_INVALID_ARGUMENT', 'encrypt expects the plaintext as a Uint8Array');
   const session = await startEncryption({ ...options, plaintextLength: plaintext.length });

@@ -6,6 +6,12 @@ import { type HeaderInfo, headerInfo, parseEnvelopeHeader, readPrefix } from '..
 /**
  * Reads an envelope's header (suite, chunk size, context, recipients) without any key. From a
  * stream it reads only the header's bytes and then cancels the stream.
+ *
+ * @example
+ * ```ts
+ * const info = await inspect(envelope); // no key needed
+ * console.log(info.context, info.recipients.map((r) => r.keyId));
+ * ```
  */
 export async function inspect(
   envelope: Uint8Array | ReadableStream<Uint8Array>,

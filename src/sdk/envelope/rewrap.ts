@@ -30,6 +30,14 @@ import type { Keyring } from '../keyring/types.js';
 import { DATA_KEY_BYTES } from '../keyring/types.js';
 import { COBBLESTONE_HEADER_BYTES, COMMITMENT_BYTES, SALT_BYTES, checkCommitment, deriveMessageKeys } from '../payload/cobblestone.js';
 
+/**
+ * Rewrap through the KMS: its `kms` recipients are re-encrypted with `ReEncrypt`, the data key never leaves the KMS.
+ *
+ * @example
+ * ```ts
+ * await rewrap(envelope, { client, destinationKeyId: 'alias/app', sourceKeyId: oldKeyArn });
+ * ```
+ */
 export interface RewrapWithKmsOptions {
   client: KmsClient;
   /** Key (ARN, id or alias) to move to. The same key as the source moves to its newest version. */
@@ -40,6 +48,14 @@ export interface RewrapWithKmsOptions {
   limits?: Partial<EnvelopeLimits>;
 }
 
+/**
+ * Rewrap with keyrings: `keyring` unwraps the data key, `newKeyring` wraps it again.
+ *
+ * @example
+ * ```ts
+ * await rewrap(envelope, { keyring: new RawAesKeyring({ keyName: 'old', key: oldKey }), newKeyring });
+ * ```
+ */
 export interface RewrapWithKeyringOptions {
   /** Unwraps the data key (must give bytes, not a CryptoKey). */
   keyring: Keyring;
@@ -48,9 +64,24 @@ export interface RewrapWithKeyringOptions {
   limits?: Partial<EnvelopeLimits>;
 }
 
+/**
+ * Options of `rewrap` and `rewrapHeader`: through the KMS (`ReEncrypt`), or with keyrings.
+ *
+ * @example
+ * ```ts
+ * await rewrap(envelope, { keyring: oldKeyring, newKeyring }); // or { client, destinationKeyId }
+ * ```
+ */
 export type RewrapOptions = RewrapWithKmsOptions | RewrapWithKeyringOptions;
 
-/** Rewraps a whole envelope; the bytes after the header are copied unchanged. */
+/**
+ * Rewraps a whole envelope; the bytes after the header are copied unchanged.
+ *
+ * @example
+ * ```ts
+ * const moved = await rewrap(envelope, { client, destinationKeyId: 'alias/app-2026' });
+ * ```
+ */
 export function rewrap(envelope: Uint8Array, options: RewrapOptions): Promise<Uint8Array> {
   return rewrapHeader(envelope, options);
 }
@@ -58,6 +89,11 @@ export function rewrap(envelope: Uint8Array, options: RewrapOptions): Promise<Ui
 /**
  * From the first 8 bytes of an envelope: how many bytes `rewrapHeader` needs (prefix, header,
  * salt and commitment).
+ *
+ * @example
+ * ```ts
+ * const length = envelopeHeadLength(first8Bytes); // then read that many bytes for rewrapHeader
+ * ```
  */
 export function envelopeHeadLength(first8Bytes: Uint8Array): number {
   if (!isBytes(first8Bytes) || first8Bytes.length < PREFIX_BYTES) throw new SealboxError('ERR_TRUNCATED', 'need the 8-byte envelope prefix');
@@ -67,6 +103,12 @@ export function envelopeHeadLength(first8Bytes: Uint8Array): number {
 /**
  * Rewraps the start of an envelope: returns `new prefix and header ‖ head.subarray(old header
  * length)`. Bytes of the object past `head` are not needed and not touched.
+ *
+ * @example
+ * ```ts
+ * const head = await readBytes(0, envelopeHeadLength(await readBytes(0, 8)));
+ * const newHead = await rewrapHeader(head, { keyring: oldKeyring, newKeyring });
+ * ```
  */
 export async function rewrapHeader(head: Uint8Array, options: RewrapOptions): Promise<Uint8Array> {
   if (!isBytes(head)) throw new SealboxError('ERR_INVALID_ARGUMENT', 'rewrap expects the envelope (or its head) as a Uint8Array');

@@ -30,6 +30,14 @@ import {
   deriveMessageKeys,
 } from '../payload/cobblestone.js';
 
+/**
+ * Options of `encrypt` and `EncryptStream`.
+ *
+ * @example
+ * ```ts
+ * await encrypt(data, { keyring, context: { tenant: 'acme' }, chunkSize: 64 * 1024 });
+ * ```
+ */
 export interface EncryptOptions {
   keyring: Keyring;
   /** Authenticated, stored in clear in the header, and sent to the KMS as `EncryptionContext`. */
@@ -46,6 +54,14 @@ export interface EncryptOptions {
   salt?: Uint8Array;
 }
 
+/**
+ * Options of `decrypt`, `DecryptStream` and `decryptRange`.
+ *
+ * @example
+ * ```ts
+ * await decrypt(envelope, { keyring, expectContext: { tenant: 'acme' } });
+ * ```
+ */
 export interface DecryptOptions {
   keyring: Keyring;
   /** Each pair must be present in the envelope's context, or decryption fails with ERR_CONTEXT_MISMATCH. */

@@ -31,6 +31,14 @@ export const DEFAULT_CHUNK_SIZE = 16384;
 export const MIN_CHUNK_SIZE = 16384;
 export const MAX_CHUNK_SIZE = 4 * 1024 * 1024;
 
+/**
+ * Bounds on what an envelope may declare (header size, recipients, context, key ids); each has a default and an error code.
+ *
+ * @example
+ * ```ts
+ * await decrypt(envelope, { keyring, limits: { maxHeaderBytes: 16384 } });
+ * ```
+ */
 export interface EnvelopeLimits {
   /** Largest CBOR header accepted, in bytes (the u32 length field is checked against it first). */
   maxHeaderBytes: number;
@@ -42,6 +50,14 @@ export interface EnvelopeLimits {
   maxWrappedKeyBytes: number;
 }
 
+/**
+ * The limits every envelope is parsed under, unless `limits` overrides some of them.
+ *
+ * @example
+ * ```ts
+ * await decrypt(envelope, { keyring, limits: { maxRecipients: DEFAULT_LIMITS.maxRecipients * 2 } });
+ * ```
+ */
 export const DEFAULT_LIMITS: Readonly<EnvelopeLimits> = Object.freeze({
   maxHeaderBytes: 65536,
   maxRecipients: 10,

@@ -30,9 +30,24 @@ import {
   isValidChunkSize,
 } from './constants.js';
 
+/**
+ * Key-value pairs bound to an envelope: authenticated, stored in clear in the header, sent to the KMS and seen by the proxy's policy.
+ *
+ * @example
+ * ```ts
+ * const context: EncryptionContext = { tenant: 'acme', purpose: 'invoice' };
+ * ```
+ */
 export type EncryptionContext = Record<string, string>;
 
-/** One wrapped copy of the data key. Public so that users can write keyrings of their own. */
+/**
+ * One wrapped copy of the data key. Public so that users can write keyrings of their own.
+ *
+ * @example
+ * ```ts
+ * const mine = request.recipients.filter((r) => r.type === 3 && r.keyId === 'k1');
+ * ```
+ */
 export interface Recipient {
   /** 1 kms, 2 rsa-oaep-256, 3 raw-aes-256-gcm; other values are kept and skipped by our keyrings. */
   type: number;
@@ -56,7 +71,14 @@ export interface ParsedHeader {
   headerLength: number;
 }
 
-/** What `inspect` tells without any key. */
+/**
+ * What `inspect` tells without any key.
+ *
+ * @example
+ * ```ts
+ * const { suite, chunkSize, context, recipients } = await inspect(envelope);
+ * ```
+ */
 export interface HeaderInfo {
   version: number;
   suite: string;

@@ -22,6 +22,14 @@ import { concatBytes, toBase64, utf8Encode, writeU32BE } from '../crypto/bytes.j
 import type { Recipient } from '../format/header.js';
 import type { DataKey, Keyring, UnwrapRequest, WrapRequest, WrapResult } from './types.js';
 
+/**
+ * Options of `CachingKeyring`: the keyring to cache and the bounds of reuse.
+ *
+ * @example
+ * ```ts
+ * new CachingKeyring({ keyring, maxAge: 5 * 60_000, maxBytes: 1 << 30 });
+ * ```
+ */
 export interface CachingKeyringOptions {
   keyring: Keyring;
   /** Longest reuse of a data key, in ms (encrypt), and lifetime of an unwrapped key (decrypt). */
@@ -57,6 +65,14 @@ function positive(value: unknown, name: string, fallback?: number): number {
   return value;
 }
 
+/**
+ * Reuses data keys from another keyring for a bounded number of messages, bytes and seconds, to cut KMS calls.
+ *
+ * @example
+ * ```ts
+ * const keyring = new CachingKeyring({ keyring: kmsKeyring, maxAge: 60_000, maxMessages: 1000 });
+ * ```
+ */
 export class CachingKeyring implements Keyring {
   readonly keyring: Keyring;
   readonly maxAge: number;

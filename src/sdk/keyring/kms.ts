@@ -24,8 +24,24 @@ import { KmsClient, KmsRequestError } from '../client/kms-client.js';
 import type { DataKey, Keyring, UnwrapRequest, WrapRequest, WrapResult } from './types.js';
 import { DATA_KEY_BYTES } from './types.js';
 
+/**
+ * How a KMS key wraps data keys: `symmetric` (the KMS makes and wraps them) or `rsa` (wrapped offline with its public key).
+ *
+ * @example
+ * ```ts
+ * new KmsKeyring({ client, keyId, keyTypes: { [keyId]: 'rsa' } });
+ * ```
+ */
 export type KmsKeyType = 'symmetric' | 'rsa';
 
+/**
+ * Options of `KmsKeyring`.
+ *
+ * @example
+ * ```ts
+ * new KmsKeyring({ client, keyId: 'alias/app', additionalKeyIds: ['arn:aws:kms:eu-west-1:111122223333:alias/app'] });
+ * ```
+ */
 export interface KmsKeyringOptions {
   client: KmsClient;
   /** Key ARN, key id, alias name (`alias/x`) or alias ARN. Generates (symmetric) or wraps (RSA) the data key. */
@@ -51,6 +67,14 @@ function withContext<T extends object>(input: T, context: EncryptionContext): T 
   return Object.keys(context).length > 0 ? { ...input, EncryptionContext: context } : input;
 }
 
+/**
+ * A keyring backed by AWS KMS (or the local KMS, or a Sealbox proxy): data keys from `GenerateDataKey`, or wrapped offline with an RSA key's public key.
+ *
+ * @example
+ * ```ts
+ * const keyring = new KmsKeyring({ client: new KmsClient({ endpoint: '/kms', auth: () => ({ authorization: `Bearer ${jwt}` }) }), keyId: 'alias/tenant-acme' });
+ * ```
+ */
 export class KmsKeyring implements Keyring {
   readonly client: KmsClient;
   readonly keyId: string;

@@ -6,11 +6,27 @@
 import { SealboxError } from '../errors.js';
 import type { DataKey, Keyring, UnwrapRequest, WrapRequest, WrapResult } from './types.js';
 
+/**
+ * Options of `MultiKeyring`.
+ *
+ * @example
+ * ```ts
+ * new MultiKeyring({ generator, others: [a, b] });
+ * ```
+ */
 export interface MultiKeyringOptions {
   generator?: Keyring;
   others?: Keyring[];
 }
 
+/**
+ * Several keyrings as one: the generator makes the data key, the others wrap it too; decryption tries each.
+ *
+ * @example
+ * ```ts
+ * const keyring = new MultiKeyring({ generator: new KmsKeyring({ client, keyId: 'alias/app' }), others: [recoveryKeyring] });
+ * ```
+ */
 export class MultiKeyring implements Keyring {
   readonly generator?: Keyring;
   readonly others: readonly Keyring[];

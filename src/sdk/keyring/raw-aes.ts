@@ -10,6 +10,14 @@ import { PARAM_IV, RECIPIENT_RAW_AES_256_GCM } from '../format/constants.js';
 import type { Keyring, UnwrapRequest, WrapRequest, WrapResult, DataKey } from './types.js';
 import { DATA_KEY_BYTES } from './types.js';
 
+/**
+ * Options of `RawAesKeyring`.
+ *
+ * @example
+ * ```ts
+ * new RawAesKeyring({ keyName: 'backup-2026', key: rawKeyBytes });
+ * ```
+ */
 export interface RawAesKeyringOptions {
   /** Stored in the envelope as the recipient's key id; decryption looks the key up by it. */
   keyName: string;
@@ -17,6 +25,14 @@ export interface RawAesKeyringOptions {
   key: Uint8Array;
 }
 
+/**
+ * A keyring holding a 256-bit AES key itself (no KMS): wraps the data key with AES-256-GCM.
+ *
+ * @example
+ * ```ts
+ * const keyring = new RawAesKeyring({ keyName: 'k1', key: crypto.getRandomValues(new Uint8Array(32)) });
+ * ```
+ */
 export class RawAesKeyring implements Keyring {
   readonly keyName: string;
   readonly #key: Promise<AeadKey>;

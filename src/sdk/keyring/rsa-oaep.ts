@@ -11,6 +11,14 @@ import { RECIPIENT_RSA_OAEP_256 } from '../format/constants.js';
 import type { DataKey, Keyring, UnwrapRequest, WrapRequest, WrapResult } from './types.js';
 import { DATA_KEY_BYTES } from './types.js';
 
+/**
+ * Options of `RsaOaepKeyring`: a public key to encrypt, a private key to decrypt.
+ *
+ * @example
+ * ```ts
+ * new RsaOaepKeyring({ privateKey: pkcs8Pem });
+ * ```
+ */
 export interface RsaOaepKeyringOptions {
   /** SPKI (DER bytes or PEM "PUBLIC KEY") or a CryptoKey; needed to encrypt. */
   publicKey?: RsaKeyInput;
@@ -23,6 +31,14 @@ export interface RsaOaepKeyringOptions {
   keyId?: string;
 }
 
+/**
+ * A keyring for an RSA key pair (RSA-OAEP-256, empty label): encrypts offline with the public key (a KMS asymmetric key's, say); decrypts with the private key.
+ *
+ * @example
+ * ```ts
+ * const keyring = new RsaOaepKeyring({ publicKey: spkiPem, keyId: kmsKeyArn });
+ * ```
+ */
 export class RsaOaepKeyring implements Keyring {
   readonly #publicKey?: Promise<CryptoKey>;
   readonly #privateKey?: Promise<CryptoKey>;

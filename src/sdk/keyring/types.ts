@@ -7,9 +7,22 @@ import type { EncryptionContext, Recipient } from '../format/header.js';
 /**
  * A 32-byte data key: bytes, or a non-extractable HMAC SHA-512 CryptoKey (what RSA `unwrapKey`
  * gives, so the key never exists as bytes in JavaScript).
+ *
+ * @example
+ * ```ts
+ * const key: DataKey | undefined = await keyring.unwrapDataKey(request);
+ * ```
  */
 export type DataKey = Uint8Array | CryptoKey;
 
+/**
+ * What a keyring gets to wrap a data key: the context, the header AAD, and the key when another keyring made it.
+ *
+ * @example
+ * ```ts
+ * const { dataKey, recipients } = await keyring.wrapDataKey(request);
+ * ```
+ */
 export interface WrapRequest {
   context: EncryptionContext;
   /** magic ‖ version ‖ protected header bytes: the AAD for schemes that take one. */
@@ -20,6 +33,14 @@ export interface WrapRequest {
   plaintextLength?: number;
 }
 
+/**
+ * What a keyring gives back from `wrapDataKey`: the data key and its wrapped copies.
+ *
+ * @example
+ * ```ts
+ * const { dataKey, recipients } = await keyring.wrapDataKey(request);
+ * ```
+ */
 export interface WrapResult {
   /**
    * The 32-byte data key (the one passed in, or a fresh one). The caller wipes it after use, so a
@@ -29,6 +50,14 @@ export interface WrapResult {
   recipients: Recipient[];
 }
 
+/**
+ * What a keyring gets to unwrap: the context, the header AAD and the envelope's recipients.
+ *
+ * @example
+ * ```ts
+ * const dataKey = await keyring.unwrapDataKey(request); // undefined: no recipient is this keyring's
+ * ```
+ */
 export interface UnwrapRequest {
   context: EncryptionContext;
   headerAad: Uint8Array;
@@ -42,6 +71,14 @@ export interface UnwrapRequest {
   commitment: Uint8Array;
 }
 
+/**
+ * Wraps and unwraps data keys; the extension point for key management. Sealbox's keyrings implement it, and so can yours.
+ *
+ * @example
+ * ```ts
+ * const keyring: Keyring = new MultiKeyring({ generator: kmsKeyring, others: [recoveryKeyring] });
+ * ```
+ */
 export interface Keyring {
   wrapDataKey(request: WrapRequest): Promise<WrapResult>;
   /**

@@ -5,6 +5,14 @@ import { type DecryptOptions, startDecryption } from '../envelope/session.js';
 import { COBBLESTONE_HEADER_BYTES } from '../payload/cobblestone.js';
 import { type HeadReader, OpenTransformer, type StreamTuning, abortedError, byteStrategies, checkTuning } from './chunk-stream.js';
 
+/**
+ * Options of `DecryptStream`: those of `decrypt`, plus the stream's buffering.
+ *
+ * @example
+ * ```ts
+ * new DecryptStream({ keyring, expectContext: { tenant: 'acme' } });
+ * ```
+ */
 export interface DecryptStreamOptions extends DecryptOptions, StreamTuning {}
 
 /**
@@ -22,6 +30,11 @@ export interface DecryptStreamOptions extends DecryptOptions, StreamTuning {}
  * chunks and trailing bytes error too. Errors reach both sides, and a reader that reads again
  * keeps getting the error. Plaintext released before an error is authentic but incomplete: act on
  * the data only once the stream has closed cleanly.
+ *
+ * @example
+ * ```ts
+ * const plaintext = (await fetch(url)).body!.pipeThrough(new DecryptStream({ keyring, expectContext: { tenant } }));
+ * ```
  */
 export class DecryptStream extends TransformStream<Uint8Array, Uint8Array> {
   /**

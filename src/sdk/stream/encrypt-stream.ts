@@ -3,6 +3,14 @@ import { isValidChunkSize } from '../format/constants.js';
 import { type EncryptOptions, startEncryption } from '../envelope/session.js';
 import { SealTransformer, type StreamTuning, byteStrategies, checkTuning } from './chunk-stream.js';
 
+/**
+ * Options of `EncryptStream`: those of `encrypt`, plus the stream's buffering.
+ *
+ * @example
+ * ```ts
+ * new EncryptStream({ keyring, context: { tenant: 'acme' } });
+ * ```
+ */
 export interface EncryptStreamOptions extends EncryptOptions, StreamTuning {}
 
 /**
@@ -19,6 +27,12 @@ export interface EncryptStreamOptions extends EncryptOptions, StreamTuning {}
  * created; the header is the first thing read. Several chunks are sealed at once (bounded by
  * `inFlightBytes`) and emitted in order; a slow reader holds the writer back after about
  * `inFlightBytes` of buffered output, plus the output of the piece being written.
+ *
+ * @example
+ * ```ts
+ * const body = file.stream().pipeThrough(new EncryptStream({ keyring, context: { tenant } }));
+ * await fetch(url, { method: 'PUT', body, duplex: 'half' });
+ * ```
  */
 export class EncryptStream extends TransformStream<Uint8Array, Uint8Array> {
   constructor(options: EncryptStreamOptions) {

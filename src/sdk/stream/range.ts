@@ -17,6 +17,11 @@ import { chunksInFlight, forEachIndex } from '../payload/parallel.js';
  * Reads bytes `start` (inclusive) to `end` (exclusive) of the ciphertext. It may return fewer bytes
  * than asked only at the end of the object (as an HTTP server does for a range that runs past the
  * end; answer an empty array where the server says 416), never more.
+ *
+ * @example
+ * ```ts
+ * const read: RangeReader = async (start, end) => new Uint8Array(await (await fetch(url, { headers: { range: `bytes=${start}-${end}` } })).arrayBuffer());
+ * ```
  */
 export type RangeReader = (start: number, end: number) => Promise<Uint8Array>;
 
@@ -24,9 +29,22 @@ export type RangeReader = (start: number, end: number) => Promise<Uint8Array>;
  * Where the ciphertext is: a `Blob` (a `File`, whose `size` gives the length), a reader function,
  * or a reader with the object's total size (from `Content-Length` of a HEAD, or S3's
  * `ContentLength`).
+ *
+ * @example
+ * ```ts
+ * await decryptRange({ read, size: objectSize }, { keyring, offset, length });
+ * ```
  */
 export type RangeSource = Blob | RangeReader | { read: RangeReader; size?: number };
 
+/**
+ * Options of `decryptRange`: those of `decrypt`, plus the plaintext range wanted.
+ *
+ * @example
+ * ```ts
+ * await decryptRange(source, { keyring, offset: 0, length: 1024 });
+ * ```
+ */
 export interface DecryptRangeOptions extends DecryptOptions {
   /** First plaintext byte wanted. */
   offset: number;
@@ -88,6 +106,11 @@ function checkSize(name: string, value: number | undefined, allowUndefined: bool
  * chunk is read. Every chunk read is authenticated at its index before a byte of it is returned. A
  * range that runs past the end fails with ERR_RANGE, once the final chunk has been authenticated
  * (so a truncated or modified object is not mistaken for a short one).
+ *
+ * @example
+ * ```ts
+ * const bytes = await decryptRange(blob, { keyring, offset: 1_000_000, length: 4096 });
+ * ```
  */
 export async function decryptRange(source: RangeSource, options: DecryptRangeOptions): Promise<Uint8Array> {
   if (!options || typeof options !== 'object') throw new SealboxError('ERR_INVALID_ARGUMENT', 'decryptRange needs options with a keyring, offset and length');
