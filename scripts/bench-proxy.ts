@@ -53,7 +53,7 @@ interface AutocannonResult {
 type Autocannon = (opts: Record<string, unknown>) => Promise<AutocannonResult>;
 
 if (values.server === 'kms') {
-  const { startLocalKmsServer } = await import('../src/kms/index.js');
+  const { startLocalKmsServer } = await import('../src/node/kms/index.js');
   const server = await startLocalKmsServer({
     dataDir: values.dir!,
     port: 0,
@@ -65,7 +65,7 @@ if (values.server === 'kms') {
   process.stdout.write(`${server.url}\n`);
   process.once('SIGTERM', () => void server.close().then(() => process.exit(0)));
 } else if (values.server === 'proxy') {
-  const { startProxyServer } = await import('../src/proxy/node.js');
+  const { startProxyServer } = await import('../src/node/proxy/node.js');
   const server = await startProxyServer({
     port: 0,
     config: {
