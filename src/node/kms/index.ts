@@ -13,6 +13,7 @@ import { CallTracker, closeGracefully, listen, trackResponses, urlHost } from '.
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { getRequestListener } from '@hono/node-server';
+import { JSON_CONTENT_TYPE } from '../../edge/aws/json-protocol.js';
 import { AuditFile } from './audit-file.js';
 import { GrantStore } from './grants.js';
 import { KmsHandler } from './handler.js';
@@ -22,7 +23,6 @@ import { applySeed, loadSeed, type SeedFile } from './seed.js';
 import { KeyStore, isValidAccount, isValidRegion, type StoredCredential } from './store.js';
 
 export { AwsError, AwsError as KmsError } from '../../edge/aws/errors.js';
-import { JSON_CONTENT_TYPE } from '../../edge/aws/json-protocol.js';
 export { StoreError, type KeyRecord, type StoredCredential } from './store.js';
 export { SeedError, type SeedFile, type SeedKey } from './seed.js';
 export { AWS_CRYPTO_QUOTAS, AWS_MANAGEMENT_QUOTAS, type QuotaConfig } from './quotas.js';
