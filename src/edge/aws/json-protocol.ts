@@ -1,13 +1,14 @@
 /**
- * The AWS JSON 1.1 protocol as KMS speaks it: every call is a POST with this content type and an
- * `X-Amz-Target: TrentService.<Operation>` header. One place for both, on the server side (the SDK's
- * KmsClient, which may not import the edge layer, writes its own two literals).
+ * The AWS JSON 1.1 protocol as KMS speaks it, for the servers: every call is a POST with the
+ * content type `application/x-amz-json-1.1` and an `X-Amz-Target: TrentService.<Operation>` header.
+ * The two literals are written once, in the SDK's wire module (src/sdk/client/wire.ts, which the
+ * KmsClient uses and which the edge layer may import); this module names them for the servers and
+ * parses targets.
  */
+import { KMS_JSON_CONTENT_TYPE, KMS_TARGET_PREFIX } from '../../sdk/client/wire.js';
 
-export const JSON_CONTENT_TYPE = 'application/x-amz-json-1.1';
-
-/** The `X-Amz-Target` prefix of every KMS operation. */
-export const KMS_TARGET_PREFIX = 'TrentService.';
+export const JSON_CONTENT_TYPE = KMS_JSON_CONTENT_TYPE;
+export { KMS_TARGET_PREFIX };
 
 /** `TrentService.<op>`. */
 export function kmsTarget(operation: string): string {
