@@ -1,11 +1,18 @@
-// `npm test`: the whole suite. Type-check, build, bundle budget, Node tests, then Chromium tests.
-// `node scripts/test.mjs node` (npm run test:node) runs only the Node tests, on the dist/ there is;
-// `… browser` only the Chromium tests. Node 20's test runner takes no globs, so files are listed here.
-// `--list` prints the Node test files the given parts would run, and runs nothing.
+// `npm test`: the whole suite. System packages, type-check, build, bundle budget, Node tests, then
+// Chromium tests. `node scripts/test.mjs node` (npm run test:node) runs only the Node tests, on the
+// dist/ there is; `… browser` only the Chromium tests. Node 20's test runner takes no globs, so
+// files are listed here. `--list` prints the Node test files the given parts would run, and runs nothing.
+// The Debian packages the tests run (browsers, Ceph RGW, Redis, ffmpeg) are installed first when
+// missing (scripts/lib/system-deps.mjs). One Ceph RGW (S3) and one Redis are started for the whole
+// run, while the type-check and build go on, and handed to the Node and browser tests through
+// SEALBOX_TEST_S3_* and SEALBOX_TEST_REDIS_URL (scripts/lib/services.mjs).
 import { readdirSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join, relative } from 'node:path';
-import { run, root } from './lib/run.mjs';
+import { root } from './lib/run.mjs';
 import { ensureChromium } from './lib/chromium.mjs';
+import { ensureSystemDeps } from './lib/system-deps.mjs';
+import { startServices } from './lib/services.mjs';
 
 function find(dir, suffix) {
   const out = [];
@@ -27,30 +34,56 @@ for (const part of parts) {
   }
 }
 const whole = parts.length === 0;
-// test/ mirrors src/ (see test/README.md): sdk, edge and node, plus the packaging checks.
-const nodeTests = () => ['test/sdk', 'test/edge', 'test/node', 'test/packaging'].flatMap((dir) => find(join(root, dir), '.test.ts'));
+// test/ mirrors src/ (see test/README.md): sdk, edge and node, plus the packaging checks and the
+// checks of the test services themselves (test/support).
+const nodeTests = () =>
+  ['test/sdk', 'test/edge', 'test/node', 'test/packaging', 'test/support'].flatMap((dir) => find(join(root, dir), '.test.ts'));
 if (list) {
   if (whole || parts.includes('node')) console.log(nodeTests().join('\n'));
   process.exit(0);
 }
 process.env.PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD = '1';
+const step = (title) => console.log(`\n── ${title} ──`);
+
+ensureSystemDeps();
 const chrome = ensureChromium();
 process.env.CHROME_PATH = chrome;
-const step = (title) => console.log(`\n── ${title} ──`);
+
+const services = startServices();
+
+/** Runs a step in the project root; on failure stops the services and exits with its status. */
+async function run(command, args) {
+  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit' });
+  if (result.status !== 0) {
+    console.error(`\n✗ ${command} ${args.join(' ')} failed (exit ${result.status ?? result.signal})`);
+    await services.stop();
+    process.exit(result.status || 1);
+  }
+}
+
 if (whole) {
   step('type-check');
-  run('npm', ['run', '--silent', 'typecheck']);
+  await run('npm', ['run', '--silent', 'typecheck']);
   step('build (tsc + rollup)');
-  run('npm', ['run', '--silent', 'build']);
+  await run('npm', ['run', '--silent', 'build']);
   step('bundle size');
-  run('node', ['scripts/size.mjs']);
+  await run('node', ['scripts/size.mjs']);
+}
+step('services for the tests');
+try {
+  await services.ready();
+} catch (error) {
+  console.error(`\n✗ ${error.message}`);
+  await services.stop();
+  process.exit(1);
 }
 if (whole || parts.includes('node')) {
   step('Node tests');
-  run('node', ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...nodeTests()]);
+  await run('node', ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...nodeTests()]);
 }
 if (whole || parts.includes('browser')) {
   step(`Chromium tests (${chrome})`);
-  run('npx', ['web-test-runner', '--config', 'web-test-runner.config.mjs']);
+  await run('npx', ['web-test-runner', '--config', 'web-test-runner.config.mjs']);
 }
+await services.stop();
 console.log(whole ? '\nAll suites passed.' : `\n${parts.join(' and ')} tests passed.`);
