@@ -30,7 +30,7 @@ function startOne({ name, file }) {
         const line = buffer.slice(0, newline).trim();
         buffer = buffer.slice(newline + 1);
         if (line === 'ready') resolve({ env, note });
-        else if (line.startsWith('#')) note = line.slice(1).trim();
+        else if (line.startsWith('#')) note ||= line.slice(1).trim();
         else if (line.includes('=')) env[line.slice(0, line.indexOf('='))] = line.slice(line.indexOf('=') + 1);
       }
     });
@@ -65,7 +65,7 @@ export function startServices() {
         for (const service of started) {
           const { env, note } = await service.ready;
           Object.assign(process.env, env);
-          console.log(`${service.name}: ${note || 'ready'} (${Object.keys(env).join(', ')}; ${((performance.now() - began) / 1000).toFixed(1)} s after start)`);
+          console.log(`${note || `${service.name} ready`} (${((performance.now() - began) / 1000).toFixed(1)} s after it was launched): ${Object.keys(env).join(', ')}`);
         }
       })();
       return readyPromise;

@@ -149,7 +149,8 @@ export async function serveFromCommandLine(
     process.exit(1);
   });
   for (const [key, value] of Object.entries(service.env)) console.log(`${key}=${value}`);
-  console.log(`# ${name} ready in ${((performance.now() - began) / 1000).toFixed(1)} s; stop with SIGTERM or Ctrl-C`);
+  console.log(`# ${name} ready in ${((performance.now() - began) / 1000).toFixed(1)} s`);
+  console.log('# stop it with SIGTERM or Ctrl-C');
   console.log('ready');
   let stopping = false;
   const stop = async () => {
