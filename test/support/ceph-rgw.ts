@@ -6,7 +6,7 @@
 // startCephRgw() builds the cluster in a temp dir: one monitor, one OSD on `memstore` (in memory,
 // capped by `memoryBytes`), one radosgw on a free 127.0.0.1 port, and an S3 user made with
 // radosgw-admin. Ceph's own auth is off (S3 signatures are still checked by RGW). It is ready in
-// about 5–6 s here (16 s with Ceph's default 1 s Paxos proposal interval, which is shortened below).
+// 2.5–7 s here (~16 s with Ceph's default 1 s Paxos proposal interval, which is shortened below).
 // stop() kills RGW first (it ignores SIGTERM once the monitor is gone), then the OSD, then the
 // monitor, and removes the dir; the daemons are also killed on exit/SIGINT/SIGTERM and, via
 // `setpriv --pdeathsig`, by the kernel if this process dies any other way.
@@ -214,6 +214,8 @@ export async function startCephRgw(options: CephRgwOptions = {}): Promise<CephRg
     const osdUuid = randomUUID();
     const osdId = (await cli('ceph', ['--connect-timeout', '30', 'osd', 'new', osdUuid])).trim();
     if (osdId !== '0') throw new Error(`ceph osd new gave id "${osdId}", expected 0`);
+    // --osd-uuid must be the one `osd new` registered: without it the OSD boots but its PGs never
+    // go active, and radosgw hangs in its start-up (then gives up after 5 minutes).
     await cli('ceph-osd', ['-i', '0', '--mkfs', '--osd-uuid', osdUuid]);
     // The OSD puts itself in the CRUSH map on start (osd crush update on start = true).
     daemon('osd.0', 'ceph-osd', ['-i', '0', '-f']);

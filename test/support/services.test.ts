@@ -163,6 +163,8 @@ describe('Redis', { timeout: 60_000 }, () => {
   test('a server of our own: kill() takes Redis down, restart() brings it back empty', async () => {
     const local = await startRedis();
     const redis = new Redis(local.url, { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => 50 });
+    const errors: Error[] = [];
+    redis.on('error', (error: Error) => errors.push(error)); // refused reconnects while it is down
     try {
       await redis.connect();
       assert.equal(await redis.set('k', 'v', 'PX', 60_000, 'NX'), 'OK');
@@ -174,6 +176,7 @@ describe('Redis', { timeout: 60_000 }, () => {
       while (redis.status !== 'ready' && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
       assert.equal(redis.status, 'ready');
       assert.equal(await redis.get('k'), null);
+      assert.ok(errors.some((error) => /ECONNREFUSED/.test(error.message)), 'the client saw the server gone');
     } finally {
       redis.disconnect();
       await local.stop();
