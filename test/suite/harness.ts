@@ -14,6 +14,17 @@ export interface SuiteEnv {
 export interface TestCase {
   name: string;
   run(env: SuiteEnv): Promise<void>;
+  /**
+   * Why this case cannot run in `env.runtime`, or undefined when it can. Runners register a
+   * skipped case under its name with this reason (never drop it silently), so every runtime
+   * reports the same cases.
+   */
+  skip?(env: SuiteEnv): string | undefined;
+}
+
+/** The reason `testCase` is skipped in `env`, or undefined when it runs there. */
+export function skipReason(testCase: TestCase, env: SuiteEnv): string | undefined {
+  return testCase.skip?.(env) || undefined;
 }
 
 export class AssertionError extends Error {
