@@ -1,17 +1,14 @@
-import { playwrightLauncher } from '@web/test-runner-playwright';
+import { defaultReporter } from '@web/test-runner';
 import { esbuildPlugin } from '@web/dev-server-esbuild';
-import { CHROMIUM_ARGS, chromiumPath } from './scripts/lib/chromium.mjs';
+import { browserLaunchers, skippedTestsReporter } from './scripts/lib/browsers.mjs';
 
+// The engines come from SEALBOX_BROWSERS (default chromium,firefox,webkit); see scripts/lib/browsers.mjs.
 export default {
   files: ['test/browser/**/*.test.ts'],
   nodeResolve: { browser: true },
   plugins: [esbuildPlugin({ ts: true, target: 'es2022' })],
-  browsers: [
-    playwrightLauncher({
-      product: 'chromium',
-      launchOptions: { executablePath: chromiumPath(), headless: true, args: CHROMIUM_ARGS },
-    }),
-  ],
+  browsers: await browserLaunchers(),
+  reporters: [defaultReporter(), skippedTestsReporter()],
   concurrency: 1,
   testsFinishTimeout: 300_000,
   testFramework: { config: { timeout: 120_000 } },
