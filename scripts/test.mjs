@@ -1,7 +1,8 @@
 // `npm test`: the whole suite. System packages, type-check, build, bundle budget, Node tests, then
-// Chromium tests. `node scripts/test.mjs node` (npm run test:node) runs only the Node tests, on the
-// dist/ there is; `… browser` only the Chromium tests. Node 20's test runner takes no globs, so
-// files are listed here. `--list` prints the Node test files the given parts would run, and runs nothing.
+// browser tests (Chromium, Firefox, WebKit; SEALBOX_BROWSERS=chromium,firefox,webkit picks, see
+// scripts/lib/browsers.mjs). `node scripts/test.mjs node` (npm run test:node) runs only the Node
+// tests, on the dist/ there is; `… browser` only the browser tests. Node 20's test runner takes no
+// globs, so files are listed here. `--list` prints the Node test files the given parts would run.
 // The Debian packages the tests run (browsers, Ceph RGW, Redis, ffmpeg) are installed first when
 // missing (scripts/lib/system-deps.mjs). One Ceph RGW (S3) and one Redis are started for the whole
 // run, while the type-check and build go on, and handed to the Node and browser tests through
@@ -13,6 +14,7 @@ import { root } from './lib/run.mjs';
 import { ensureChromium } from './lib/chromium.mjs';
 import { ensureSystemDeps } from './lib/system-deps.mjs';
 import { startServices } from './lib/services.mjs';
+import { missingPackages, selectedEngines } from './lib/browsers.mjs';
 
 function find(dir, suffix) {
   const out = [];
@@ -82,7 +84,16 @@ if (whole || parts.includes('node')) {
   await run('node', ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...nodeTests()]);
 }
 if (whole || parts.includes('browser')) {
-  step(`Chromium tests (${chrome})`);
+  const engines = selectedEngines();
+  const missing = missingPackages(engines);
+  if (missing.length) {
+    const present = engines.filter((engine) => missingPackages([engine]).length === 0);
+    const instead = present.length ? ` (or test only ${present.join(', ')}: SEALBOX_BROWSERS=${present.join(',')} npm test)` : '';
+    console.error(`Browser tests need Debian's ${missing.join(', ')}: sudo apt-get install -y ${missing.join(' ')}${instead}.`);
+    await services.stop();
+    process.exit(1);
+  }
+  step(`Browser tests (${engines.join(', ')})`);
   await run('npx', ['web-test-runner', '--config', 'web-test-runner.config.mjs']);
 }
 await services.stop();
