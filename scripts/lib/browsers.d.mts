@@ -13,4 +13,4 @@ export declare function freePort(): Promise<number>;
 export declare function startXvfb(): Promise<{ display: string; child: import('node:child_process').ChildProcess }>;
 export declare function startWebKitDriver(env: NodeJS.ProcessEnv): Promise<{ port: number; child: import('node:child_process').ChildProcess }>;
 export declare function webkitCapabilities(): Record<string, unknown>;
-export declare function skippedTestsReporter(): unknown;
+export declare function browserSummaryReporter(): unknown;

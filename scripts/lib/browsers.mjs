@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { relative } from 'node:path';
 import { CHROMIUM_ARGS, chromiumPath } from './chromium.mjs';
 
 export const ENGINES = ['chromium', 'firefox', 'webkit'];
@@ -246,31 +247,32 @@ async function webkitLauncher() {
 }
 
 /**
- * A web-test-runner reporter that names every skipped test, per browser, at the end of the run
- * (the default reporter only counts them). A skipped conformance case carries its reason in its
- * name (test/browser/conformance.test.ts).
+ * A web-test-runner reporter that, per browser and test file, names every skipped test (the
+ * default reporter only counts them; a skipped conformance case carries its reason in its name,
+ * see test/browser/conformance.test.ts) and says how long the tests took, with the slowest ones.
  */
-export function skippedTestsReporter() {
-  const skipped = new Map();
-  const walk = (results, browser, prefix = '') => {
-    for (const test of results?.tests ?? []) {
-      if (!test.skipped) continue;
-      if (!skipped.has(browser)) skipped.set(browser, []);
-      skipped.get(browser).push(`${prefix}${test.name}`);
-    }
-    for (const suite of results?.suites ?? []) walk(suite, browser, `${prefix}${suite.name} › `);
+export function browserSummaryReporter() {
+  const collect = (results, prefix, out) => {
+    for (const test of results?.tests ?? []) out.push({ ...test, name: `${prefix}${test.name}` });
+    for (const suite of results?.suites ?? []) collect(suite, `${prefix}${suite.name} › `, out);
+    return out;
   };
+  const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
   return {
-    onTestRunStarted() {
-      skipped.clear();
-    },
-    reportTestFileResults({ logger, sessionsForTestFile }) {
-      for (const session of sessionsForTestFile) walk(session.testResults, session.browser.name);
-      for (const [browser, names] of skipped) {
-        logger.log(`Skipped in ${browser} (${names.length}):`);
-        for (const name of names) logger.log(`  - ${name}`);
+    reportTestFileResults({ logger, sessionsForTestFile, testFile }) {
+      for (const session of sessionsForTestFile) {
+        const tests = collect(session.testResults, '', []);
+        const skipped = tests.filter((t) => t.skipped);
+        const passed = tests.filter((t) => t.passed && !t.skipped).length;
+        const ran = tests.filter((t) => !t.skipped);
+        const total = ran.reduce((sum, t) => sum + (t.duration ?? 0), 0);
+        const slowest = [...ran].sort((a, b) => (b.duration ?? 0) - (a.duration ?? 0)).slice(0, 3);
+        logger.log(
+          `${session.browser.name}, ${relative(process.cwd(), testFile)}: ${passed} passed, ${ran.length - passed} failed, ${skipped.length} skipped; tests took ${seconds(total)}` +
+            (slowest.length ? ` (slowest: ${slowest.map((t) => `${seconds(t.duration ?? 0)} ${t.name.slice(0, 60)}`).join('; ')})` : ''),
+        );
+        for (const test of skipped) logger.log(`  skipped: ${test.name}`);
       }
-      skipped.clear();
     },
   };
 }
