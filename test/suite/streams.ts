@@ -452,8 +452,9 @@ export const streamCases: TestCase[] = [
       await writer.abort(new SealboxError('ERR_ABORTED', 'upload cancelled'));
       const { error } = await reading;
       ok(error instanceof SealboxError && error.code === 'ERR_ABORTED', `reader after abort: ${String(error)}`);
-      // Runtimes that call a transformer's cancel() on abort (Node; not Chromium as of 156)
-      // also reject .header; elsewhere it stays pending, and the readable side errors as above.
+      // Runtimes that call a transformer's cancel() on abort (Node; not Chromium 156, Firefox 153
+      // or WebKitGTK 2.50) also reject .header; elsewhere it stays pending, and the readable side
+      // errors as above.
       if (await transformerCancelSupported()) {
         await stream.header.then(
           () => {
