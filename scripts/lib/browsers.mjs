@@ -37,21 +37,26 @@ export function xvfbPath() {
 }
 
 /** What each engine needs on disk, and the Debian package that provides it. */
-export function requirements(engine) {
+function requirements(engine) {
   if (engine === 'chromium') return [{ path: chromiumPath(), pkg: 'chromium' }];
   if (engine === 'firefox') return [{ path: firefoxPath(), pkg: 'firefox-esr' }];
   return [
     { path: webkitDriverPath(), pkg: 'webkit2gtk-driver' },
     { path: miniBrowserPath(), pkg: 'webkit2gtk-driver' },
-    // A display is needed only when none is given (MiniBrowser has no headless mode).
+    // A display of our own only when none is given (MiniBrowser has no headless mode).
     ...(process.env.DISPLAY ? [] : [{ path: xvfbPath(), pkg: 'xvfb' }]),
   ];
 }
 
-/** The Debian packages missing for `engines` (empty when all is there). */
-export function missingPackages(engines = selectedEngines()) {
-  const missing = engines.flatMap((engine) => requirements(engine).filter((r) => !existsSync(r.path)).map((r) => r.pkg));
-  return [...new Set(missing)];
+/** Throws with the one apt-get command when a binary `engines` need is missing. */
+export function checkInstalled(engines = selectedEngines()) {
+  const missing = engines.flatMap((engine) => requirements(engine).filter((r) => !existsSync(r.path)));
+  if (missing.length === 0) return;
+  const packages = [...new Set(missing.map((r) => r.pkg))];
+  throw new Error(
+    `Browser tests need ${missing.map((r) => r.path).join(', ')}: sudo apt-get install -y ${packages.join(' ')} ` +
+      `(or choose engines with SEALBOX_BROWSERS, e.g. SEALBOX_BROWSERS=chromium)`,
+  );
 }
 
 /**
@@ -59,6 +64,7 @@ export function missingPackages(engines = selectedEngines()) {
  * page's URL gets `sealbox-engine=<engine>`, so the page can check it runs in the engine meant.
  */
 export async function browserLaunchers(engines = selectedEngines()) {
+  checkInstalled(engines);
   const launchers = [];
   for (const engine of engines) {
     launchers.push(tagged(await launcherFor(engine), engine));
