@@ -1,5 +1,5 @@
 // The shared conformance suite (test/suite, `allCases`) in Deno, Bun and Cloudflare workerd. Node
-// runs it in conformance.test.ts and Chromium under web-test-runner. The three runtimes run at
+// runs it in conformance.test.ts, and Chromium, Firefox and WebKit under web-test-runner. The three runtimes run at
 // the same time; each gets one test, with one subtest per case, failing with the case's error.
 import { test } from 'node:test';
 import type { SuiteReport } from '../runtimes/protocol.js';
