@@ -47,12 +47,25 @@ export type SealboxErrorCode =
   /** Any other KMS error, or a network failure talking to it. */
   | 'ERR_KMS'
   /** An upstream call timed out. */
-  | 'ERR_TIMEOUT';
+  | 'ERR_TIMEOUT'
+  /**
+   * Object storage (S3 or another HTTP store) refused a request or could not be reached: an HTTP
+   * error status (in `status`), a network failure, or an answer missing what Sealbox needs (an
+   * `ETag` the bucket's CORS rules do not expose, a `Content-Range`).
+   */
+  | 'ERR_STORAGE'
+  /**
+   * The object changed while it was being read: a later ranged read found another version than
+   * the first one (its `ETag` differs, or the store answered 412 to `If-Match`).
+   */
+  | 'ERR_SOURCE_CHANGED';
 
 export interface SealboxErrorOptions {
   cause?: unknown;
   /** KMS request id, when the error came from a KMS or proxy call. */
   requestId?: string;
+  /** The HTTP status, when the error came from an HTTP answer (object storage). */
+  status?: number;
 }
 
 /**
@@ -70,12 +83,15 @@ export interface SealboxErrorOptions {
 export class SealboxError extends Error {
   readonly code: SealboxErrorCode;
   readonly requestId?: string;
+  /** The HTTP status, when the error came from an HTTP answer (object storage). */
+  readonly status?: number;
 
   constructor(code: SealboxErrorCode, message: string, options: SealboxErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'SealboxError';
     this.code = code;
     if (options.requestId !== undefined) this.requestId = options.requestId;
+    if (options.status !== undefined) this.status = options.status;
   }
 }
 

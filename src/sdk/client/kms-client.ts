@@ -97,7 +97,8 @@ export interface KmsCallOptions {
 // ── operation shapes (AWS names; blobs as bytes) ──────────────────────────────────────────────
 
 /**
- * A KMS (or proxy) error answer: a SealboxError that also keeps the KMS's error type and HTTP status.
+ * A KMS (or proxy) error answer: a SealboxError that also keeps the KMS's error type (and, like any
+ * SealboxError from HTTP, its `status`).
  *
  * @example
  * ```ts
@@ -107,12 +108,10 @@ export interface KmsCallOptions {
 export class KmsRequestError extends SealboxError {
   /** AWS error type, e.g. `AccessDeniedException` (undefined for network failures and timeouts). */
   readonly kmsErrorType?: string;
-  readonly status?: number;
 
   constructor(code: SealboxErrorCode, message: string, options: { cause?: unknown; requestId?: string; kmsErrorType?: string; status?: number }) {
     super(code, message, options);
     if (options.kmsErrorType !== undefined) this.kmsErrorType = options.kmsErrorType;
-    if (options.status !== undefined) this.status = options.status;
   }
 }
 

@@ -28,7 +28,7 @@ export type RangeReader = (start: number, end: number) => Promise<Uint8Array>;
 /**
  * Where the ciphertext is: a `Blob` (a `File`, whose `size` gives the length), a reader function,
  * or a reader with the object's total size (from `Content-Length` of a HEAD, or S3's
- * `ContentLength`).
+ * `ContentLength`), which may stay undefined until the first read has learnt it (`httpRangeSource`).
  *
  * @example
  * ```ts
@@ -78,7 +78,13 @@ function toSource(source: RangeSource, size: number | undefined): SizedReader {
   if (typeof source === 'function') return { read: source, size };
   if (source && typeof source === 'object' && typeof (source as { read?: unknown }).read === 'function') {
     const object = source as { read: RangeReader; size?: number };
-    return { read: (start, end) => object.read(start, end), size: object.size ?? size };
+    // A getter: a source may learn its size from its first answer (httpRangeSource does).
+    return {
+      read: (start, end) => object.read(start, end),
+      get size() {
+        return object.size ?? size;
+      },
+    };
   }
   throw new SealboxError('ERR_INVALID_ARGUMENT', 'decryptRange reads from a Blob, a (start, end) => Promise<Uint8Array> function, or { read, size }');
 }
