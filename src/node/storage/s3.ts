@@ -109,7 +109,14 @@ export function s3Storage(options: S3StorageOptions): S3Storage {
   // getSignedUrl is generic over the command's types; any S3 command will do here.
   const sign = async (command: object, seconds = expiresIn) => {
     const [{ presigner }, c] = await Promise.all([load(), client()]);
-    return presigner.getSignedUrl(c, command as Parameters<PresignerModule['getSignedUrl']>[1], { expiresIn: seconds });
+    const url = await presigner.getSignedUrl(c, command as Parameters<PresignerModule['getSignedUrl']>[1], { expiresIn: seconds });
+    if (/[?&]x-amz-checksum-/i.test(url)) {
+      throw new SealboxError(
+        'ERR_INVALID_ARGUMENT',
+        "the S3 client presigns a checksum of an empty body, which S3 holds against the upload: make it with requestChecksumCalculation: 'WHEN_REQUIRED'",
+      );
+    }
+    return url;
   };
 
   const storage: S3Storage = {
