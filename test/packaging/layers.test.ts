@@ -113,7 +113,7 @@ test('src/sdk, src/edge and the root entry: no Node built-in, Buffer, process or
   assert.deepEqual(nodeApis, []);
 });
 
-test('every runtime-agnostic package entry (".", "./proxy", "./policy", "./audit", "./wire") is in sdk or edge', () => {
+test('every runtime-agnostic package entry (".", "./proxy", "./policy", "./audit", "./storage", "./wire") is in sdk or edge', () => {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, string | { default: string }> };
   const nodeOnly = new Set(['./kms', './package.json']);
   for (const [subpath, target] of Object.entries(pkg.exports)) {
