@@ -1,0 +1,144 @@
+// `npm run bench:upload`: the same file uploaded to a real S3 (Ceph RGW on loopback) as a plain
+// multipart upload and through `uploadEncrypted`, with the same part size, concurrency, presigned
+// part URLs and fetch, in the same run (interleaved, so both see the same machine). Prints MB/s
+// (plaintext bytes per second) for both, their ratio (target: encrypted ≥ 0.8× plain, so
+// encryption is never an upload's bottleneck), the encrypted run's peak RSS, then the JSON.
+//
+// RGW: the test harness's (test/support/ceph-rgw.ts): the one named by SEALBOX_TEST_S3_* when set,
+// else one it starts and stops. RGW runs on the same 2 cores as this process, so both uploads
+// also pay RGW's CPU; the ratio is what counts, MB/s move with the machine's load.
+// Options: --size=MiB (default 128), --part=MiB (default 8), --concurrency=N (default 4),
+// --reps=N (runs of each, best counts; default 3), --chunk=KiB (the envelope's chunk size, default
+// 16, the standard; 64 … 4096 is the bulk option, fewer WebCrypto calls per byte), --json-only.
+import { cpus, loadavg } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { s3Service } from '../test/support/ceph-rgw.js';
+import { RawAesKeyring } from '../src/sdk/keyring/raw-aes.js';
+import { s3MultipartTarget } from '../src/sdk/storage/s3.js';
+import type { MultipartTarget, UploadedPart } from '../src/sdk/storage/target.js';
+import { uploadEncrypted } from '../src/sdk/storage/upload.js';
+import { s3Storage } from '../src/node/storage/s3.js';
+
+const MiB = 1024 * 1024;
+const option = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const SIZE = Number(option('size') ?? 128) * MiB;
+const PART = Number(option('part') ?? 8) * MiB;
+const CONCURRENCY = Number(option('concurrency') ?? 4);
+const REPS = Number(option('reps') ?? 3);
+const CHUNK = Number(option('chunk') ?? 16) * 1024;
+const TARGET_RATIO = 0.8;
+const jsonOnly = process.argv.includes('--json-only');
+const say = (line: string) => {
+  if (!jsonOnly) console.log(line);
+};
+
+/** A plain multipart upload of `blob`: parts of `PART` bytes, `CONCURRENCY` in flight, through the same target. */
+async function uploadPlain(blob: Blob, target: MultipartTarget): Promise<void> {
+  const uploadId = await target.create({ head: new Uint8Array(0) });
+  const count = Math.max(1, Math.ceil(blob.size / PART));
+  const parts: UploadedPart[] = [];
+  let next = 1;
+  const controller = new AbortController();
+  const worker = async () => {
+    while (next <= count) {
+      const n = next++;
+      const body = new Uint8Array(await blob.slice((n - 1) * PART, n * PART).arrayBuffer());
+      parts.push({ partNumber: n, etag: await target.uploadPart(uploadId, n, body, controller.signal), size: body.length });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, count) }, worker));
+  await target.complete(uploadId, parts.sort((a, b) => a.partNumber - b.partNumber));
+}
+
+/** Peak RSS while `task` runs, sampled every 5 ms. */
+async function peakRss<T>(task: () => Promise<T>): Promise<{ result: T; peak: number; before: number }> {
+  const before = process.memoryUsage.rss();
+  let peak = before;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage.rss());
+  }, 5);
+  try {
+    const result = await task();
+    peak = Math.max(peak, process.memoryUsage.rss());
+    return { result, peak, before };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+const started = new Date().toISOString();
+const service = await s3Service();
+const bucket = `bench-upload-${Date.now().toString(36)}`;
+await service.createBucket(bucket);
+const credentials = { accessKeyId: service.accessKeyId, secretAccessKey: service.secretAccessKey };
+const storage = s3Storage({ bucket, endpoint: service.endpoint, region: service.region, credentials });
+const client = new S3Client({ endpoint: service.endpoint, region: service.region, credentials, forcePathStyle: true });
+const keyring = new RawAesKeyring({ keyName: 'bench', key: new Uint8Array(randomBytes(32)) });
+const blob = new Blob([new Uint8Array(randomBytes(SIZE))]);
+
+say(`bench:upload  ${SIZE / MiB} MiB, parts of ${PART / MiB} MiB, chunks of ${CHUNK / 1024} KiB, ${CONCURRENCY} in flight, ${REPS} runs each (interleaved), RGW at ${service.endpoint}`);
+const runs: { plain: number[]; encrypted: number[]; rss: { peak: number; before: number }[] } = { plain: [], encrypted: [], rss: [] };
+try {
+  for (let rep = 0; rep < REPS; rep++) {
+    for (const kind of ['plain', 'encrypted'] as const) {
+      const key = `${kind}-${rep}`;
+      const target = s3MultipartTarget(storage.callbacks(key));
+      const t0 = performance.now();
+      if (kind === 'plain') {
+        await uploadPlain(blob, target);
+      } else {
+        const { peak, before } = await peakRss(() => uploadEncrypted(blob, { keyring, target, partSize: PART, concurrency: CONCURRENCY, chunkSize: CHUNK }));
+        runs.rss.push({ peak, before });
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      const mbps = SIZE / 1e6 / seconds;
+      runs[kind].push(mbps);
+      say(`  ${kind.padEnd(9)} run ${rep + 1}: ${mbps.toFixed(1)} MB/s (${seconds.toFixed(2)} s)`);
+      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    }
+  }
+} finally {
+  storage.close();
+  client.destroy();
+  await service.stop();
+}
+
+const best = (xs: number[]) => Math.max(...xs);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const plain = best(runs.plain);
+const encrypted = best(runs.encrypted);
+const ratio = encrypted / plain;
+const medianRatio = median(runs.encrypted) / median(runs.plain);
+const peak = Math.max(...runs.rss.map((r) => r.peak));
+const growth = Math.max(...runs.rss.map((r) => r.peak - r.before));
+say('');
+say(`plain      ${plain.toFixed(1)} MB/s (best of ${REPS}; median ${median(runs.plain).toFixed(1)})`);
+say(`encrypted  ${encrypted.toFixed(1)} MB/s (best of ${REPS}; median ${median(runs.encrypted).toFixed(1)})`);
+say(`ratio      ${ratio.toFixed(2)}× (medians: ${medianRatio.toFixed(2)}×); target ≥ ${TARGET_RATIO}×: ${ratio >= TARGET_RATIO ? 'met' : 'NOT met'}`);
+say(`peak RSS   ${(peak / MiB).toFixed(0)} MiB during encrypted uploads (+${(growth / MiB).toFixed(0)} MiB over the start of the run; the ${SIZE / MiB} MiB source is in memory)`);
+say('');
+console.log(
+  JSON.stringify(
+    {
+      started,
+      node: process.version,
+      cpus: cpus().length,
+      loadavg: loadavg(),
+      sizeBytes: SIZE,
+      partBytes: PART,
+      chunkBytes: CHUNK,
+      concurrency: CONCURRENCY,
+      reps: REPS,
+      plainMBps: runs.plain,
+      encryptedMBps: runs.encrypted,
+      best: { plain, encrypted, ratio },
+      median: { plain: median(runs.plain), encrypted: median(runs.encrypted), ratio: medianRatio },
+      peakRssBytes: peak,
+      peakRssGrowthBytes: growth,
+      verdict: { ratio: TARGET_RATIO, met: ratio >= TARGET_RATIO },
+    },
+    null,
+    2,
+  ),
+);
