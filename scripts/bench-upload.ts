@@ -13,7 +13,7 @@
 import { cpus, loadavg } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { s3Service } from '../test/support/ceph-rgw.js';
+import { s3Service, startCephRgw } from '../test/support/ceph-rgw.js';
 import { RawAesKeyring } from '../src/sdk/keyring/raw-aes.js';
 import { s3MultipartTarget } from '../src/sdk/storage/s3.js';
 import type { MultipartTarget, UploadedPart } from '../src/sdk/storage/target.js';
@@ -68,7 +68,8 @@ async function peakRss<T>(task: () => Promise<T>): Promise<{ result: T; peak: nu
 }
 
 const started = new Date().toISOString();
-const service = await s3Service();
+// The S3 named by SEALBOX_TEST_S3_*, or an RGW of our own, stopped at the end.
+const service = process.env.SEALBOX_TEST_S3_ENDPOINT ? await s3Service() : await startCephRgw();
 const bucket = `bench-upload-${Date.now().toString(36)}`;
 await service.createBucket(bucket);
 const credentials = { accessKeyId: service.accessKeyId, secretAccessKey: service.secretAccessKey };

@@ -35,7 +35,7 @@ export async function startTestS3(): Promise<TestS3> {
   const service = await s3Service();
   const bucket = `sealbox-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
   await service.createBucket(bucket, {
-    cors: { CORSRules: [{ AllowedOrigins: ['*'], AllowedMethods: ['GET', 'PUT', 'POST', 'DELETE', 'HEAD'], AllowedHeaders: ['*'], ExposeHeaders: ['ETag', 'Content-Range'] }] },
+    cors: [{ AllowedOrigins: ['*'], AllowedMethods: ['GET', 'PUT', 'POST', 'DELETE', 'HEAD'], AllowedHeaders: ['*'], ExposeHeaders: ['ETag', 'Content-Range'] }],
   });
   const credentials = { accessKeyId: service.accessKeyId, secretAccessKey: service.secretAccessKey };
   const relay = await startS3Relay(service.endpoint);
