@@ -18,6 +18,7 @@ import { RawAesKeyring } from '../src/sdk/keyring/raw-aes.js';
 import { s3MultipartTarget } from '../src/sdk/storage/s3.js';
 import type { MultipartTarget, UploadedPart } from '../src/sdk/storage/target.js';
 import { uploadEncrypted } from '../src/sdk/storage/upload.js';
+import type { MultipartTarget as Target } from '../src/sdk/storage/target.js';
 import { s3Storage } from '../src/node/storage/s3.js';
 
 const MiB = 1024 * 1024;
@@ -51,6 +52,17 @@ async function uploadPlain(blob: Blob, target: MultipartTarget): Promise<void> {
   await target.complete(uploadId, parts.sort((a, b) => a.partNumber - b.partNumber));
 }
 
+/** A target that drops every part: `uploadEncrypted` into it measures reading and sealing alone. */
+function discard(): Target {
+  return {
+    create: async () => 'discard',
+    uploadPart: async (_id, n) => `"${n}"`,
+    complete: async () => ({}),
+    abort: async () => {},
+    listParts: async () => [],
+  };
+}
+
 /** Peak RSS while `task` runs, sampled every 5 ms. */
 async function peakRss<T>(task: () => Promise<T>): Promise<{ result: T; peak: number; before: number }> {
   const before = process.memoryUsage.rss();
@@ -69,7 +81,7 @@ async function peakRss<T>(task: () => Promise<T>): Promise<{ result: T; peak: nu
 
 const started = new Date().toISOString();
 // The S3 named by SEALBOX_TEST_S3_*, or an RGW of our own, stopped at the end.
-const service = process.env.SEALBOX_TEST_S3_ENDPOINT ? await s3Service() : await startCephRgw();
+const service = process.env.SEALBOX_TEST_S3_ENDPOINT ? await s3Service() : await startCephRgw({ memoryBytes: 4 * 1024 * MiB });
 const bucket = `bench-upload-${Date.now().toString(36)}`;
 await service.createBucket(bucket);
 const credentials = { accessKeyId: service.accessKeyId, secretAccessKey: service.secretAccessKey };
@@ -79,7 +91,7 @@ const keyring = new RawAesKeyring({ keyName: 'bench', key: new Uint8Array(random
 const blob = new Blob([new Uint8Array(randomBytes(SIZE))]);
 
 say(`bench:upload  ${SIZE / MiB} MiB, parts of ${PART / MiB} MiB, chunks of ${CHUNK / 1024} KiB, ${CONCURRENCY} in flight, ${REPS} runs each (interleaved), RGW at ${service.endpoint}`);
-const runs: { plain: number[]; encrypted: number[]; rss: { peak: number; before: number }[] } = { plain: [], encrypted: [], rss: [] };
+const runs: { plain: number[]; encrypted: number[]; sealOnly: number[]; rss: { peak: number; before: number }[] } = { plain: [], encrypted: [], sealOnly: [], rss: [] };
 try {
   for (let rep = 0; rep < REPS; rep++) {
     for (const kind of ['plain', 'encrypted'] as const) {
@@ -98,6 +110,12 @@ try {
       say(`  ${kind.padEnd(9)} run ${rep + 1}: ${mbps.toFixed(1)} MB/s (${seconds.toFixed(2)} s)`);
       await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
     }
+    // The same encryption with no upload at all: what the CPU gives encryption alone.
+    const t0 = performance.now();
+    await uploadEncrypted(blob, { keyring, target: discard(), partSize: PART, concurrency: CONCURRENCY, chunkSize: CHUNK });
+    const sealMBps = SIZE / 1e6 / ((performance.now() - t0) / 1000);
+    runs.sealOnly.push(sealMBps);
+    say(`  seal only run ${rep + 1}: ${sealMBps.toFixed(1)} MB/s (uploadEncrypted into a target that drops the parts)`);
   }
 } finally {
   storage.close();
@@ -116,6 +134,7 @@ const growth = Math.max(...runs.rss.map((r) => r.peak - r.before));
 say('');
 say(`plain      ${plain.toFixed(1)} MB/s (best of ${REPS}; median ${median(runs.plain).toFixed(1)})`);
 say(`encrypted  ${encrypted.toFixed(1)} MB/s (best of ${REPS}; median ${median(runs.encrypted).toFixed(1)})`);
+say(`seal only  ${best(runs.sealOnly).toFixed(1)} MB/s (best of ${REPS}; no upload: reading and sealing alone, on the same CPUs)`);
 say(`ratio      ${ratio.toFixed(2)}× (medians: ${medianRatio.toFixed(2)}×); target ≥ ${TARGET_RATIO}×: ${ratio >= TARGET_RATIO ? 'met' : 'NOT met'}`);
 say(`peak RSS   ${(peak / MiB).toFixed(0)} MiB during encrypted uploads (+${(growth / MiB).toFixed(0)} MiB over the start of the run; the ${SIZE / MiB} MiB source is in memory)`);
 say('');
@@ -133,6 +152,7 @@ console.log(
       reps: REPS,
       plainMBps: runs.plain,
       encryptedMBps: runs.encrypted,
+      sealOnlyMBps: runs.sealOnly,
       best: { plain, encrypted, ratio },
       median: { plain: median(runs.plain), encrypted: median(runs.encrypted), ratio: medianRatio },
       peakRssBytes: peak,
