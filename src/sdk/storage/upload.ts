@@ -44,7 +44,11 @@ interface TransferOptions {
    * chunks, and grown when a source of known size would need more than 10,000 parts.
    */
   partSize?: number;
-  /** Parts uploaded at once (default 4). Memory holds at most `concurrency + 1` parts. */
+  /**
+   * Parts uploaded at once (default 4). Memory holds the parts in flight, the next part (sealed,
+   * waiting for room) and, while it is being sealed, its plaintext: about `concurrency + 2` parts,
+   * whatever the size of the source.
+   */
   concurrency?: number;
   retry?: UploadRetryOptions;
   /** Stops the upload: parts in flight are cancelled, the upload aborted, and the call rejects with ERR_ABORTED. */

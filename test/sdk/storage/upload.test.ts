@@ -162,6 +162,19 @@ describe('uploadEncrypted to a real S3 (Ceph RGW)', () => {
     assert.ok(Buffer.from((await decrypt(resumed, { keyring: aesKeyring() })).plaintext).equals(data));
   });
 
+  test('an empty file and a small one: a single part (S3 takes a small last part), the same bytes as encrypt()', async () => {
+    for (const size of [0, 1, 100_000]) {
+      const data = pattern(size, 13);
+      const keyring = new FixedKeyring(aesKeyring(), new Uint8Array(randomBytes(32)));
+      const salt = new Uint8Array(randomBytes(SALT_BYTES));
+      const key = `small-${size}.sbx`;
+      const result = await uploadEncrypted(new Blob([data as BlobPart]), { keyring, salt, target: s3MultipartTarget(s3.direct.callbacks(key)) });
+      assert.equal(result.parts.length, 1);
+      assert.equal(result.plaintextSize, size);
+      assert.ok(Buffer.from(await s3.getObject(key)).equals(await encrypt(data, { keyring, salt })), `size ${size}`);
+    }
+  });
+
   test('a part PUT that fails twice (an S3 503, then a connection reset) is retried, and the object is intact', async () => {
     const key = 'flaky.sbx';
     const data = pattern(17 * MiB, 5);
