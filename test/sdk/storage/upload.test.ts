@@ -175,6 +175,53 @@ describe('uploadEncrypted to a real S3 (Ceph RGW)', () => {
     }
   });
 
+  test('resumed from a ReadableStream, the head from the target (readHead), a 64 KiB chunk size and a custom part size read off the stored parts', async () => {
+    const key = 'resumed-stream.sbx';
+    const size = 23 * MiB + 5;
+    const data = pattern(size, 17);
+    const heads = new Map<string, Uint8Array>();
+    const base = s3MultipartTarget(s3.direct.callbacks(key));
+    // The app keeps the head beside the upload id (as a server would), and gives it back.
+    const target = {
+      ...base,
+      create: async (init: { head: Uint8Array }) => {
+        const uploadId = await base.create(init);
+        heads.set(uploadId, init.head.slice());
+        return uploadId;
+      },
+      readHead: async (uploadId: string) => heads.get(uploadId),
+    };
+    const keyring = new FixedKeyring(aesKeyring(), new Uint8Array(randomBytes(32)));
+    const salt = new Uint8Array(randomBytes(SALT_BYTES));
+    const options = { keyring, salt, chunkSize: 65536, partSize: 6 * MiB + 1, concurrency: 1 };
+    const stop = new AbortController();
+    let uploadId = '';
+    // Stopped after two parts, without an abort (a closed tab): abort() does nothing here.
+    await rejectsCode(
+      uploadEncrypted(new Blob([data as BlobPart]), {
+        ...options,
+        target: { ...target, abort: async () => {} },
+        signal: stop.signal,
+        onCreate: (upload) => {
+          uploadId = upload.uploadId;
+        },
+        onProgress: ({ parts }) => {
+          if (parts === 2) stop.abort();
+        },
+      }),
+      'ERR_ABORTED',
+    );
+    const landed = await s3.direct.listParts(key, uploadId);
+    assert.ok(landed.length >= 2 && landed.length < 4, `${landed.length} parts landed`);
+    const stream = new Blob([data as BlobPart]).stream();
+    const result = await resumeUpload(stream, { keyring: aesKeyring(), target, uploadId });
+    assert.equal(result.parts.length, 4);
+    await uploadEncrypted(new Blob([data as BlobPart]), { ...options, target: s3MultipartTarget(s3.direct.callbacks('resumed-stream-straight.sbx')) });
+    const resumed = await s3.getObject(key);
+    assert.ok(Buffer.from(resumed).equals(await s3.getObject('resumed-stream-straight.sbx')), 'byte-identical to the uninterrupted upload');
+    assert.ok(Buffer.from(resumed).equals(await encrypt(data, { keyring, salt, chunkSize: 65536 })));
+  });
+
   test('a part PUT that fails twice (an S3 503, then a connection reset) is retried, and the object is intact', async () => {
     const key = 'flaky.sbx';
     const data = pattern(17 * MiB, 5);
