@@ -111,6 +111,7 @@ function blobSource(blob: Blob): PartSource {
 }
 
 function streamSource(stream: ReadableStream<Uint8Array>, size: number | undefined): PartSource {
+  if (stream.locked) throw new SealboxError('ERR_INVALID_ARGUMENT', 'the source stream is locked: another reader has it');
   const reader = stream.getReader();
   let position = 0;
   let pending: Uint8Array | undefined;
