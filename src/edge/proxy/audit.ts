@@ -16,8 +16,11 @@ export class AuditLog {
   readonly #recorder: AuditRecorder | undefined;
   #last: string;
   #tail: Promise<unknown> = Promise.resolve();
+  readonly #instance: string | undefined;
 
-  constructor(config: AuditConfig | undefined) {
+  /** `instance`, when given, is added to every record (the chain then names its instance). */
+  constructor(config: AuditConfig | undefined, instance?: string) {
+    this.#instance = instance;
     const c = config ?? 'console';
     this.#recorder = typeof c === 'object' && 'record' in c ? c : undefined;
     if (this.#recorder !== undefined || c === 'none') {
@@ -46,6 +49,7 @@ export class AuditLog {
     if (this.#recorder) return this.#recorder.record(record);
     const write = this.#write;
     if (!write) return Promise.resolve();
+    if (this.#instance !== undefined && record.instance === undefined) record.instance = this.#instance;
     const next = this.#tail.then(async () => {
       const { line, hash } = await chainLine(record as unknown as Record<string, unknown>, this.#last);
       await write(line, record);

@@ -26,7 +26,11 @@
  *   },
  *   "policy": { "Version": "2012-10-17", "Statement": [ … ] },   // AWS key-policy shape (src/edge/policy)
  *   "cors": { "origins": ["https://app.example"], "maxAgeSec": 600 },
- *   "rateLimit": { "capacity": 50, "refillPerSecond": 10 },        // token bucket per principal
+ *   "rateLimit": { "capacity": 50, "refillPerSecond": 10,          // token bucket per principal
+ *                  "onStoreError": "allow" },                      // shared store down: "allow" (this instance's bucket) or "deny" (503)
+ *   "instanceId": "proxy-1",                   // named in every audit record (default: random; Node: <hostname>-<pid>)
+ *   // state: a SharedStateStore object (replay cache + buckets shared by instances; default in memory).
+ *   // Node's config file: "state": { "redis": { "url": "redis://127.0.0.1:6379", "keyPrefix": "sealbox:" } }
  *   "maxBodyBytes": 65536,
  *   "keyCacheTtlSec": 60,                      // DescribeKey / ListAliases cache
  *   "audit": "console"                         // or a function / sink object; Node: { "file": "proxy-audit.log" }
@@ -34,6 +38,7 @@
  * ```
  */
 import { parsePolicy, PolicyError, type Policy } from '../policy/index.js';
+import { isStateStore, type SharedStateStore } from '../state/store.js';
 
 export interface UpstreamCredentials {
   accessKeyId: string;
@@ -84,7 +89,11 @@ export interface SigV4Key {
   principal: string;
 }
 
-/** Where seen SigV4 signatures are remembered (per process by default; Workers may plug in KV / a Durable Object). */
+/**
+ * Where seen SigV4 signatures are remembered. Kept for compatibility: prefer `ProxyConfig.state`
+ * (a `SharedStateStore`, which holds the rate-limit buckets too); when both are given,
+ * `replayCache` is used for replay and `state` for rate limits.
+ */
 export interface ReplayCache {
   /** Records `signature` until `expiresAt` (ms). Resolves to false if it was already recorded. */
   remember(signature: string, expiresAt: number): boolean | Promise<boolean>;
@@ -111,6 +120,12 @@ export interface RateLimitConfig {
   capacity?: number;
   /** Tokens added per second (default 10). */
   refillPerSecond?: number;
+  /**
+   * When the shared state store does not answer: `'allow'` (default) limits with this instance's own
+   * in-memory bucket meanwhile; `'deny'` refuses the call with 503 ServiceUnavailableException.
+   * (SigV4 calls fail closed either way: see src/edge/proxy/shared-state.ts.)
+   */
+  onStoreError?: 'allow' | 'deny';
 }
 
 /** One audit record (before chaining). */
@@ -134,6 +149,10 @@ export interface AuditRecord {
   statement?: string;
   origin?: string;
   upstreamRequestId?: string;
+  /** The shared state store did not answer and the call went on without it (rate limit per instance). */
+  stateError?: string;
+  /** The proxy instance that handled the call (`ProxyConfig.instanceId`). */
+  instance?: string;
 }
 
 /** Receives each chained audit line (JSON, no newline) and the record it was built from. */
@@ -170,6 +189,17 @@ export interface ProxyConfig {
   keyCacheTtlSec?: number;
   /** Audit sink (default `console`). */
   audit?: AuditConfig;
+  /**
+   * Replay cache and rate-limit buckets (src/edge/state): default a `MemoryStateStore` (this
+   * process only). Several instances share limits through one store: `RedisStateStore`
+   * (`sealbox/proxy/redis`, Node) or `DurableObjectStateStore` (Workers).
+   */
+  state?: SharedStateStore;
+  /**
+   * Names this instance in every audit record (`instance`), so each instance's audit chain says
+   * whose it is. Default: a random id per `createProxy` (the Node adapter: `<hostname>-<pid>`).
+   */
+  instanceId?: string;
   /** Clock in ms (tests). Default `Date.now`. */
   now?: () => number;
 }
@@ -308,6 +338,12 @@ export function validateConfig(config: ProxyConfig): ProxyConfig & { policy: Pol
     if (!isRecord(config.rateLimit)) throw new ProxyConfigError('rateLimit must be an object or false');
     positive(config.rateLimit.capacity, 'rateLimit.capacity');
     positive(config.rateLimit.refillPerSecond, 'rateLimit.refillPerSecond');
+    const o = config.rateLimit.onStoreError;
+    if (o !== undefined && o !== 'allow' && o !== 'deny') throw new ProxyConfigError('rateLimit.onStoreError must be "allow" or "deny"');
+  }
+  if (config.state !== undefined && !isStateStore(config.state)) throw new ProxyConfigError('state must be a SharedStateStore ({ rememberOnce, take })');
+  if (config.instanceId !== undefined && (typeof config.instanceId !== 'string' || !/^[\x21-\x7e]{1,128}$/.test(config.instanceId))) {
+    throw new ProxyConfigError('instanceId must be 1 to 128 printable ASCII characters without spaces');
   }
   positive(config.maxBodyBytes, 'maxBodyBytes', true);
   if (config.keyCacheTtlSec !== undefined && (typeof config.keyCacheTtlSec !== 'number' || config.keyCacheTtlSec < 0)) {

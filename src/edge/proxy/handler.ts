@@ -18,7 +18,9 @@ import { decryptOp } from './operations/decrypt.js';
 import { reEncryptOp } from './operations/re-encrypt.js';
 import { OTHER_KMS_OPERATIONS, PROXY_OPERATIONS, ProxyOperations, isRecord, type Ctx, type Json, type Op } from './operations/shared.js';
 import { simpleOp } from './operations/simple.js';
-import { TokenBuckets } from './rate-limit.js';
+import { MemoryStateStore } from '../state/memory.js';
+import { RateLimiter } from './rate-limit.js';
+import { replayCacheFor } from './shared-state.js';
 import { checkRequestShape } from './shapes.js';
 import { Upstream } from './upstream.js';
 
@@ -56,16 +58,19 @@ export function createHandler(c: ProxyConfig): (request: Request) => Promise<Res
   const keys = new KeyResolver(upstream, (c.keyCacheTtlSec ?? DEFAULTS.keyCacheTtlSec) * 1000, now);
   const authorizer = new Authorizer(c.policy as Policy);
   const jwt = c.auth.jwt ? new JwtAuthenticator(c.auth.jwt, now) : undefined;
-  const sigv4 = c.auth.sigv4 ? new SigV4Authenticator(c.auth.sigv4, now) : undefined;
+  // Replay cache and rate-limit buckets: one store, shared by instances when it is (./shared-state.ts).
+  const state = c.state ?? new MemoryStateStore({ now });
+  const sigv4 = c.auth.sigv4 ? new SigV4Authenticator({ ...c.auth.sigv4, replayCache: c.auth.sigv4.replayCache ?? replayCacheFor(state) }, now) : undefined;
   const buckets =
     c.rateLimit === false
       ? undefined
-      : new TokenBuckets({
-          capacity: c.rateLimit?.capacity ?? DEFAULTS.capacity,
-          refillPerSecond: c.rateLimit?.refillPerSecond ?? DEFAULTS.refillPerSecond,
+      : new RateLimiter(
+          state,
+          { capacity: c.rateLimit?.capacity ?? DEFAULTS.capacity, refillPerSecond: c.rateLimit?.refillPerSecond ?? DEFAULTS.refillPerSecond },
+          c.rateLimit?.onStoreError ?? 'allow',
           now,
-        });
-  const audit = new AuditLog(c.audit);
+        );
+  const audit = new AuditLog(c.audit, c.instanceId ?? `proxy-${crypto.randomUUID().slice(0, 8)}`);
   const maxBody = c.maxBodyBytes ?? DEFAULTS.maxBodyBytes;
   const cors = new Cors(c.cors);
   const ops = new ProxyOperations(upstream, keys, authorizer, now);
@@ -90,6 +95,7 @@ export function createHandler(c: ProxyConfig): (request: Request) => Promise<Res
     if (ctx.statement !== undefined) r.statement = ctx.statement;
     if (ctx.origin !== undefined) r.origin = ctx.origin;
     if (ctx.upstreamRequestId !== undefined) r.upstreamRequestId = ctx.upstreamRequestId;
+    if (ctx.stateError !== undefined) r.stateError = ctx.stateError;
     return r;
   }
 
@@ -110,7 +116,8 @@ export function createHandler(c: ProxyConfig): (request: Request) => Promise<Res
       const bytes = await readBody(request, maxBody);
       ctx.caller = await authenticateRequest(jwt, sigv4, request, bytes);
       if (buckets) {
-        const waitMs = buckets.take(`${ctx.caller.authType}:${ctx.caller.principal}`);
+        const { waitMs, stateError } = await buckets.take(`${ctx.caller.authType}:${ctx.caller.principal}`);
+        if (stateError !== undefined) ctx.stateError = stateError;
         if (waitMs > 0) {
           throw new AwsError('ThrottlingException', 'Rate exceeded', 400, {
             headers: { 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))) },

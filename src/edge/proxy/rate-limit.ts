@@ -1,58 +1,44 @@
 /**
- * Token bucket per principal (runtime-agnostic, in memory: per process, or per isolate on Workers).
- * A bucket holds up to `capacity` tokens and gains `refillPerSecond` per second; each request takes
- * one. An empty bucket answers with how long until the next token (for `Retry-After`).
+ * Token bucket per principal (runtime-agnostic): a bucket holds up to `capacity` tokens and gains
+ * `refillPerSecond` per second; each request takes one; an empty bucket answers with how long until
+ * the next token (for `Retry-After`). The buckets live in the proxy's `SharedStateStore`
+ * (src/edge/state: in memory by default, or shared by instances through Redis or a Durable Object);
+ * what happens when that store does not answer is `rateLimit.onStoreError` (see ./shared-state.ts).
  */
-export interface TokenBucketOptions {
-  capacity: number;
-  refillPerSecond: number;
-  now: () => number;
-  /** Buckets kept at most (full buckets are dropped first; default 10 000). */
-  maxBuckets?: number;
-}
+import { MemoryStateStore } from '../state/memory.js';
+import type { SharedStateStore, TokenBucketSpec } from '../state/store.js';
+import { describe, storeUnavailable } from './shared-state.js';
 
-interface Bucket {
-  tokens: number;
-  at: number;
-}
+export type OnStoreError = 'allow' | 'deny';
 
-export class TokenBuckets {
-  readonly #o: TokenBucketOptions;
-  readonly #buckets = new Map<string, Bucket>();
+/** Per-principal token buckets on a shared store, with the `onStoreError` fallback. */
+export class RateLimiter {
+  readonly #store: SharedStateStore;
+  readonly #spec: TokenBucketSpec;
+  readonly #onStoreError: OnStoreError;
+  /** This instance's buckets, used while the shared store is down (`onStoreError: 'allow'`). */
+  readonly #local: MemoryStateStore;
 
-  constructor(options: TokenBucketOptions) {
-    this.#o = options;
+  constructor(store: SharedStateStore, spec: TokenBucketSpec, onStoreError: OnStoreError, now: () => number) {
+    this.#store = store;
+    this.#spec = spec;
+    this.#onStoreError = onStoreError;
+    this.#local = store instanceof MemoryStateStore ? store : new MemoryStateStore({ now });
   }
 
-  /** Takes a token for `key`: 0 when granted, else the ms until one is available. */
-  take(key: string): number {
-    const now = this.#o.now();
-    const { capacity, refillPerSecond } = this.#o;
-    let b = this.#buckets.get(key);
-    if (b === undefined) {
-      this.#evict(now);
-      b = { tokens: capacity, at: now };
-      this.#buckets.set(key, b);
-    } else {
-      b.tokens = Math.min(capacity, b.tokens + (Math.max(0, now - b.at) / 1000) * refillPerSecond);
-      b.at = now;
+  /**
+   * Takes a token for `key`: `waitMs` 0 when granted. `stateError` is set when the shared store did
+   * not answer and this instance's own bucket decided instead. Throws 503 with `onStoreError: 'deny'`.
+   */
+  async take(key: string): Promise<{ waitMs: number; stateError?: string }> {
+    try {
+      return { waitMs: await this.#store.take(`bucket:${key}`, this.#spec) };
+    } catch (e) {
+      if (this.#onStoreError === 'deny') throw storeUnavailable('rate limit failed closed (rateLimit.onStoreError: deny)', e);
+      return {
+        waitMs: this.#local.takeSync(`bucket:${key}`, this.#spec),
+        stateError: `state store unavailable: rate limit enforced by this instance alone: ${describe(e)}`,
+      };
     }
-    if (b.tokens >= 1) {
-      b.tokens -= 1;
-      return 0;
-    }
-    return Math.ceil(((1 - b.tokens) / refillPerSecond) * 1000);
-  }
-
-  #evict(now: number): void {
-    const max = this.#o.maxBuckets ?? 10_000;
-    if (this.#buckets.size < max) return;
-    const { capacity, refillPerSecond } = this.#o;
-    for (const [k, b] of this.#buckets) {
-      if (b.tokens + ((now - b.at) / 1000) * refillPerSecond >= capacity) this.#buckets.delete(k);
-    }
-    // Still full of busy principals: drop the oldest (a dropped bucket restarts full, which only
-    // ever grants more, never less, than the configured rate to that one principal).
-    while (this.#buckets.size >= max) this.#buckets.delete(this.#buckets.keys().next().value!);
   }
 }

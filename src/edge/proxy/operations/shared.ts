@@ -48,6 +48,8 @@ export interface Ctx {
   context?: Record<string, string>;
   statement?: string;
   upstreamRequestId?: string;
+  /** The shared state store failed and the call went on without it (rateLimit.onStoreError 'allow'). */
+  stateError?: string;
 }
 
 export type Json = Record<string, unknown>;
