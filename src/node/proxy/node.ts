@@ -8,6 +8,7 @@
  * ```
  */
 import { createServer, type Server } from 'node:http';
+import { hostname } from 'node:os';
 import { CallTracker, closeGracefully, listen, trackResponses, urlHost } from '../http.js';
 import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
@@ -15,9 +16,36 @@ import { readFile } from 'node:fs/promises';
 import { AuditFile } from '../kms/audit-file.js';
 import type { AuditConfig, AuditRecorder, ProxyConfig } from '../../edge/proxy/config.js';
 import { createProxy, type Proxy } from '../../edge/proxy/index.js';
+import { isStateStore, type SharedStateStore } from '../../edge/state/store.js';
 
-/** A proxy config whose `audit` may also be `{ file: path }` (Node only). */
-export type NodeProxyConfig = Omit<ProxyConfig, 'audit'> & { audit?: AuditConfig | { file: string } };
+/** `state` in a config file: a Redis store (`src/node/state/redis.ts`), made when the proxy starts. */
+export interface RedisStateConfig {
+  redis: { url?: string; keyPrefix?: string; commandTimeoutMs?: number; connectTimeoutMs?: number };
+}
+
+/**
+ * A proxy config whose `audit` may also be `{ file: path }` and `state` `{ redis: { url, … } }`
+ * (Node only). `instanceId` defaults to `<hostname>-<pid>`.
+ */
+export type NodeProxyConfig = Omit<ProxyConfig, 'audit' | 'state'> & {
+  audit?: AuditConfig | { file: string };
+  state?: SharedStateStore | RedisStateConfig;
+};
+
+/** The default instance id on Node: stable for the process, distinct across hosts and processes. */
+export const defaultInstanceId = () => `${hostname()}-${process.pid}`;
+
+/** Opens the store a config names (a Redis store is created and its connection awaited briefly). */
+async function openState(state: NodeProxyConfig['state']): Promise<{ store: SharedStateStore | undefined; owned: boolean }> {
+  if (state === undefined || isStateStore(state)) return { store: state, owned: false };
+  const r = (state as Partial<RedisStateConfig>).redis;
+  if (typeof r !== 'object' || r === null) throw Object.assign(new Error('state must be a SharedStateStore or { "redis": { "url": … } }'), { name: 'ProxyConfigError' });
+  const { RedisStateStore } = await import('../state/redis.js');
+  const store = new RedisStateStore(r);
+  // Start anyway when Redis is not there yet: SigV4 calls answer 503 until it is (reported once).
+  await store.ready(r.connectTimeoutMs ?? 2000);
+  return { store, owned: true };
+}
 
 export interface FileAuditSink extends AuditRecorder {
   readonly path: string;
@@ -64,7 +92,9 @@ export interface ProxyServer {
 }
 
 /** Creates the proxy (opening its audit file when `audit: { file }`) without serving it. */
-export async function createNodeProxy(config: NodeProxyConfig): Promise<{ proxy: Proxy; auditFile: FileAuditSink | undefined }> {
+export async function createNodeProxy(
+  config: NodeProxyConfig,
+): Promise<{ proxy: Proxy; auditFile: FileAuditSink | undefined; state?: SharedStateStore | undefined; close(): Promise<void> }> {
   const a = config.audit;
   let auditFile: FileAuditSink | undefined;
   let audit: AuditConfig | undefined;
@@ -74,17 +104,33 @@ export async function createNodeProxy(config: NodeProxyConfig): Promise<{ proxy:
   } else {
     audit = a as AuditConfig | undefined;
   }
+  let state: { store: SharedStateStore | undefined; owned: boolean } = { store: undefined, owned: false };
   try {
-    const proxy = createProxy({ ...config, ...(audit === undefined ? {} : { audit }) } as ProxyConfig);
-    return { proxy, auditFile };
+    state = await openState(config.state);
+    const proxy = createProxy({
+      ...config,
+      instanceId: config.instanceId ?? defaultInstanceId(),
+      ...(audit === undefined ? {} : { audit }),
+      ...(state.store === undefined ? {} : { state: state.store }),
+    } as ProxyConfig);
+    return {
+      proxy,
+      auditFile,
+      state: state.store,
+      async close() {
+        await auditFile?.close();
+        if (state.owned) await state.store?.close?.();
+      },
+    };
   } catch (e) {
     await auditFile?.close();
+    if (state.owned) await state.store?.close?.();
     throw e;
   }
 }
 
 export async function startProxyServer(options: ProxyServerOptions): Promise<ProxyServer> {
-  const { proxy, auditFile } = await createNodeProxy(options.config);
+  const { proxy, auditFile, close: closeProxy } = await createNodeProxy(options.config);
   const host = options.host ?? '127.0.0.1';
   // Calls being handled, whether or not their client is still connected: close() waits for them
   // (each ends within the upstream timeout) so that their audit records are written.
@@ -94,7 +140,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
   try {
     await listen(server, options.port ?? 4600, host);
   } catch (e) {
-    await auditFile?.close();
+    await closeProxy();
     throw e;
   }
   const port = (server.address() as AddressInfo).port;
@@ -107,7 +153,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
     async close() {
       await closeGracefully(server, inFlight, options.closeGraceMs ?? 5000);
       await calls.settled();
-      await auditFile?.close();
+      await closeProxy();
     },
   };
 }
