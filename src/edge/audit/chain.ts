@@ -14,6 +14,11 @@
  * alone: compare the last hash with one kept elsewhere (`lastHash` in the result).
  *
  * The same chain serves the local KMS's audit file and the proxy's.
+ *
+ * Several proxy instances write several chains, one per instance (each record's `instance` member
+ * names it; records without it, from before, verify the same): `sealbox audit verify a.log b.log`
+ * checks each file as its own chain. The format has no version field: members are only ever added,
+ * and a verifier reads none but `prevHash` and `hash`.
  */
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -133,11 +138,12 @@ export function lineHash(line: string): string | undefined {
 /**
  * Checks a sequence of lines (a trailing empty line, from a final newline, is ignored). `line` in a
  * failure is 1-based: the first line that does not verify. `count` is the number of good lines
- * before it.
+ * before it. `onRecord`, when given, sees each verified record (parsed) with its line number.
  */
 export async function verifyAuditChain(
   lines: Iterable<string> | AsyncIterable<string>,
   sha256: Sha256 = webCryptoSha256,
+  onRecord?: (record: Record<string, unknown>, line: number) => void,
 ): Promise<AuditVerifyResult> {
   let expected = GENESIS_HASH;
   let n = 0;
@@ -172,6 +178,7 @@ export async function verifyAuditChain(
     }
     expected = hash;
     n = lineNo;
+    onRecord?.(parsed as Record<string, unknown>, lineNo);
   }
   return { ok: true, count: n, lastHash: expected };
 }

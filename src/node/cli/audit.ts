@@ -1,4 +1,8 @@
-/** `sealbox audit verify|tail <file>`: check or show a hash-chained audit file. */
+/**
+ * `sealbox audit verify <file>...` / `sealbox audit tail <file>`: check or show hash-chained audit
+ * files. Several files (one per proxy instance, each its own chain) are checked one by one; the
+ * same chain given twice (equal first lines) is an error, since its records would count twice.
+ */
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
@@ -7,10 +11,11 @@ import { verifyAuditChain } from '../../edge/audit/chain.js';
 import { nodeSha256 } from '../kms/audit-file.js';
 import { EXIT } from './exit.js';
 
-const HELP = `Usage: sealbox audit <verify|tail> <file> [options]
+const HELP = `Usage: sealbox audit <verify|tail> <file>... [options]
 
-  verify <file>         check every line's hash and link; prints "ok, N records", or the first
-                        bad line and exits non-zero (${EXIT.INVALID_INPUT})
+  verify <file>...      check every line's hash and link in each file (one chain per file, e.g. one
+                        per proxy instance); prints "ok, N records" and the instances each file
+                        names, or the first bad line, and exits non-zero (${EXIT.INVALID_INPUT})
   tail <file> [-n N]    print the last N records (default 10), one line each
 
 Options:
@@ -38,26 +43,11 @@ export async function run(argv: string[]): Promise<number> {
     return EXIT.OK;
   }
   const [sub, file, ...extra] = positionals;
-  if ((sub !== 'verify' && sub !== 'tail') || file === undefined || extra.length > 0) {
+  if ((sub !== 'verify' && sub !== 'tail') || file === undefined || (sub === 'tail' && extra.length > 0)) {
     console.error(HELP);
     return EXIT.USAGE;
   }
-  if (sub === 'verify') {
-    let result;
-    try {
-      const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-      result = await verifyAuditChain(lines, nodeSha256);
-    } catch (e) {
-      console.error(`sealbox audit: cannot read ${file}: ${(e as Error).message}`);
-      return EXIT.FAILURE;
-    }
-    if (result.ok) {
-      console.log(`ok, ${result.count} records (last hash ${result.lastHash})`);
-      return EXIT.OK;
-    }
-    console.error(`${file}:${result.line}: ${result.reason} (${result.count} good records before it)`);
-    return EXIT.INVALID_INPUT;
-  }
+  if (sub === 'verify') return verifyFiles([file, ...extra]);
   const n = values.lines === undefined ? 10 : Number(values.lines);
   if (!Number.isInteger(n) || n < 1) {
     console.error('sealbox audit: --lines must be a positive integer');
@@ -85,5 +75,48 @@ export async function run(argv: string[]): Promise<number> {
       console.log(line);
     }
   }
+  return EXIT.OK;
+}
+
+/** Verifies each file as its own chain; one summary line per file, and a total for several. */
+async function verifyFiles(files: string[]): Promise<number> {
+  let failed = false;
+  let total = 0;
+  const firstLines = new Map<string, string>();
+  for (const file of files) {
+    const instances = new Set<string>();
+    let first: string | undefined;
+    let result;
+    try {
+      const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+      result = await verifyAuditChain(lines, nodeSha256, (record, n) => {
+        if (typeof record.instance === 'string') instances.add(record.instance);
+        if (n === 1) first = typeof record.prevHash === 'string' ? JSON.stringify(record) : undefined;
+      });
+    } catch (e) {
+      console.error(`sealbox audit: cannot read ${file}: ${(e as Error).message}`);
+      return EXIT.FAILURE;
+    }
+    const prefix = files.length > 1 ? `${file}: ` : '';
+    if (!result.ok) {
+      console.error(`${file}:${result.line}: ${result.reason} (${result.count} good records before it)`);
+      failed = true;
+      continue;
+    }
+    if (first !== undefined) {
+      const same = firstLines.get(first);
+      if (same !== undefined) {
+        console.error(`${file}: the same chain as ${same} (a copy?): its records would count twice`);
+        failed = true;
+        continue;
+      }
+      firstLines.set(first, file);
+    }
+    total += result.count;
+    const named = instances.size === 0 ? '' : `, instance${instances.size > 1 ? 's' : ''} ${[...instances].join(', ')}`;
+    console.log(`${prefix}ok, ${result.count} records${named} (last hash ${result.lastHash})`);
+  }
+  if (failed) return EXIT.INVALID_INPUT;
+  if (files.length > 1) console.log(`ok, ${files.length} files, ${total} records`);
   return EXIT.OK;
 }
