@@ -40,7 +40,15 @@ export type {
 export { ProxyConfigError, validateConfig } from './config.js';
 export { AwsError, AwsError as ProxyError } from '../aws/errors.js';
 export { MemoryReplayCache } from './auth.js';
-export { MemoryStateStore, StateStoreError, type SharedStateStore, type TokenBucketSpec } from '../state/index.js';
+export {
+  DurableObjectStateStore,
+  MemoryStateStore,
+  SealboxStateObject,
+  StateStoreError,
+  type DurableObjectStateStoreOptions,
+  type SharedStateStore,
+  type TokenBucketSpec,
+} from '../state/index.js';
 export { awsKmsEndpoint } from './upstream.js';
 export { PROXY_OPERATIONS } from './operations/shared.js';
 

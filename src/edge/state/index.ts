@@ -5,3 +5,12 @@
  */
 export { StateStoreError, checkBucketSpec, isStateStore, msUntilFull, refillAndTake, type SharedStateStore, type TokenBucketSpec } from './store.js';
 export { MemoryStateStore, type MemoryStateStoreOptions } from './memory.js';
+export {
+  DurableObjectStateStore,
+  SealboxStateObject,
+  type DurableObjectNamespaceLike,
+  type DurableObjectStateLike,
+  type DurableObjectStateStoreOptions,
+  type DurableObjectStorageLike,
+  type DurableObjectStubLike,
+} from './durable-object.js';
