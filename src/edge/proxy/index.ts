@@ -45,6 +45,7 @@ export {
   MemoryStateStore,
   SealboxStateObject,
   StateStoreError,
+  type DurableObjectNamespaceLike,
   type DurableObjectStateStoreOptions,
   type SharedStateStore,
   type TokenBucketSpec,
