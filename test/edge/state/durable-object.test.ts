@@ -1,7 +1,8 @@
 // The proxy as a Cloudflare Worker in workerd (Miniflare), its state in a real Durable Object
 // (SQLite-backed): two Worker services, proxy-a and proxy-b (separate isolates, as two instances),
 // bind the same Durable Object namespace; proxy-memory keeps its state in its own isolate (the
-// control); proxy-broken binds a Durable Object that fails every call. A real local KMS answers
+// control); proxy-broken binds a Durable Object that fails every call, proxy-slow one that answers
+// after 5 s (the store times out at 300 ms). A real local KMS answers
 // behind them. Requests reach every Worker through Miniflare's one loopback entry (its Host
 // header), so a signature made for it verifies on any of them.
 import assert from 'node:assert/strict';
@@ -23,7 +24,7 @@ let mf: Miniflare;
 interface Worker {
   fetch(url: string, init: { method: string; headers: Record<string, string>; body: string }): Promise<{ status: number; text(): Promise<string> }>;
 }
-const w: Record<'a' | 'b' | 'memory' | 'broken', Worker> = {} as never;
+const w: Record<'a' | 'b' | 'memory' | 'broken' | 'slow', Worker> = {} as never;
 
 before(async () => {
   env = await startEnv();
@@ -52,12 +53,19 @@ before(async () => {
       { ...common, name: 'proxy-b', bindings: { CONFIG, INSTANCE: 'worker-b' }, durableObjects: { STATE: { className: 'SealboxStateObject', scriptName: 'proxy-a', useSQLite: true } } },
       { ...common, name: 'proxy-memory', bindings: { CONFIG, INSTANCE: 'worker-memory' } },
       // A Durable Object that throws on every call (as one being reset does): the store is "down".
+      // One that answers after 5 s, with the store's timeout at 300 ms.
+      {
+        ...common,
+        name: 'proxy-slow',
+        bindings: { CONFIG, INSTANCE: 'worker-slow', STATE_OPTIONS: { timeoutMs: 300 } },
+        durableObjects: { STATE: { className: 'SlowStateObject', useSQLite: true } },
+      },
       { ...common, name: 'proxy-broken', bindings: { CONFIG, INSTANCE: 'worker-broken' }, durableObjects: { STATE: { className: 'BrokenStateObject', useSQLite: true } } },
     ],
   });
   URL_ = (await mf.ready).href;
   const get = (name: string) => mf.getWorker(name) as Promise<unknown> as Promise<Worker>;
-  [w.a, w.b, w.memory, w.broken] = await Promise.all([get('proxy-a'), get('proxy-b'), get('proxy-memory'), get('proxy-broken')]);
+  [w.a, w.b, w.memory, w.broken, w.slow] = await Promise.all([get('proxy-a'), get('proxy-b'), get('proxy-memory'), get('proxy-broken'), get('proxy-slow')]);
 });
 
 after(async () => {
@@ -120,5 +128,14 @@ describe('Workers: the proxy with a Durable Object state store (workerd via Mini
     assert.equal(r.status, 503, JSON.stringify(r.body));
     assert.equal(r.body.__type, 'ServiceUnavailableException');
     assert.equal((await jwtCall(w.broken, 'broken-gina')).status, 200);
+  });
+
+  test('the Durable Object does not answer within timeoutMs (300 ms): SigV4 503 at once, JWT served', async () => {
+    const { headers, body } = await signed('alias/tenant-a');
+    const t0 = Date.now();
+    const r = await send(w.slow, headers, body);
+    assert.equal(r.status, 503, JSON.stringify(r.body));
+    assert.ok(Date.now() - t0 < 3000, `answered in ${Date.now() - t0} ms`);
+    assert.equal((await jwtCall(w.slow, 'slow-jack')).status, 200);
   });
 });
