@@ -60,6 +60,8 @@ before(async () => {
         bindings: { CONFIG, INSTANCE: 'worker-slow', STATE_OPTIONS: { timeoutMs: 300 } },
         durableObjects: { STATE: { className: 'SlowStateObject', useSQLite: true } },
       },
+      // The Durable Object class with test paths, to run the sweep on demand.
+      { ...common, name: 'sweep', bindings: { CONFIG, INSTANCE: 'worker-sweep' }, durableObjects: { STATE: { className: 'InspectableStateObject', useSQLite: true } } },
       { ...common, name: 'proxy-broken', bindings: { CONFIG, INSTANCE: 'worker-broken' }, durableObjects: { STATE: { className: 'BrokenStateObject', useSQLite: true } } },
     ],
   });
@@ -137,5 +139,28 @@ describe('Workers: the proxy with a Durable Object state store (workerd via Mini
     assert.equal(r.status, 503, JSON.stringify(r.body));
     assert.ok(Date.now() - t0 < 3000, `answered in ${Date.now() - t0} ms`);
     assert.equal((await jwtCall(w.slow, 'slow-jack')).status, 200);
+  });
+
+  test('the alarm sweep drops expired replay records and full buckets, and keeps live ones', async () => {
+    type Stub = { fetch(url: string, init: { method: string; headers?: Record<string, string>; body: string }): Promise<{ status: number; json(): Promise<unknown>; text(): Promise<string> }> };
+    const ns = (await mf.getDurableObjectNamespace('STATE', 'sweep')) as unknown as { idFromName(name: string): unknown; get(id: unknown): Stub };
+    const stub = ns.get(ns.idFromName('sweep-test'));
+    const post = async (path: string, body: unknown = {}) => {
+      const r = await stub.fetch(`https://state${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return r.json() as Promise<any>;
+    };
+    assert.deepEqual(await post('/remember', { key: 'soon', expiresAtMs: Date.now() + 200 }), { fresh: true });
+    assert.deepEqual(await post('/remember', { key: 'later', expiresAtMs: Date.now() + 60_000 }), { fresh: true });
+    assert.deepEqual(await post('/take', { key: 'refills', capacity: 2, refillPerSecond: 100 }), { waitMs: 0 });
+    assert.deepEqual(await post('/take', { key: 'stays', capacity: 100, refillPerSecond: 0.001 }), { waitMs: 0 });
+    assert.deepEqual(await post('/__keys'), ['b:refills', 'b:stays', 'r:later', 'r:soon']);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(await post('/__sweep'), ['b:stays', 'r:later']);
+    assert.deepEqual(await post('/remember', { key: 'later', expiresAtMs: Date.now() + 60_000 }), { fresh: false }, 'a live record survives the sweep');
+    assert.deepEqual(await post('/remember', { key: 'soon', expiresAtMs: Date.now() + 60_000 }), { fresh: true });
+    // Bad input is a 4xx answer, never a crash of the object.
+    const bad = await stub.fetch('https://state/take', { method: 'POST', body: '{"key":"x","capacity":1,"refillPerSecond":1,"cost":5}' });
+    assert.equal(bad.status, 400);
+    await bad.text();
   });
 });
