@@ -5,26 +5,31 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { RedisStateStore } from '../../../src/node/state/redis.js';
 import { StateStoreError } from '../../../src/edge/state/store.js';
-import { haveRedis, startRedis, type RedisServer } from './redis-server.js';
+import { randomUUID } from 'node:crypto';
+import { redisService, startRedis, type LocalRedis, type RedisService } from '../../support/redis.js';
 
-const skip = !haveRedis() && 'redis-server not installed (apt-get install -y redis-server)';
-let redis: RedisServer;
+// The shared test Redis (keys under a prefix of this run's own) for most tests; one of our own for
+// the tests that kill or stop it.
+let shared: RedisService;
+let own: LocalRedis;
+const run = `t${randomUUID().slice(0, 8)}:`;
 const stores: RedisStateStore[] = [];
-const store = (o: ConstructorParameters<typeof RedisStateStore>[0] = {}) => {
-  const s = new RedisStateStore({ url: redis.url, log: () => {}, ...o });
+const store = (o: ConstructorParameters<typeof RedisStateStore>[0] = {}, url = shared.url) => {
+  const s = new RedisStateStore({ url, log: () => {}, ...o, keyPrefix: run + (o.keyPrefix ?? 'sealbox:') });
   stores.push(s);
   return s;
 };
 
 before(async () => {
-  if (!skip) redis = await startRedis();
+  shared = await redisService();
+  own = await startRedis();
 });
 after(async () => {
   for (const s of stores) await s.close();
-  await redis?.stop();
+  await own?.stop();
 });
 
-describe('RedisStateStore', { skip }, () => {
+describe('RedisStateStore', () => {
   test('rememberOnce: 50 concurrent callers on 5 connections, exactly one wins; the record expires', async () => {
     const clients = Array.from({ length: 5 }, () => store());
     await Promise.all(clients.map((c) => c.ready()));
@@ -41,19 +46,24 @@ describe('RedisStateStore', { skip }, () => {
   test('take: capacity, refill on Redis time, wait times, shared across connections', async () => {
     const [a, b] = [store(), store()];
     await Promise.all([a.ready(), b.ready()]);
-    const spec = { capacity: 5, refillPerSecond: 10 };
+    // A slow refill (one token per 2 s) keeps the counts exact on a busy machine.
+    const spec = { capacity: 5, refillPerSecond: 0.5 };
     const waits = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? a : b).take('bucket:jwt:jwt/alice', spec)));
     assert.equal(waits.filter((w) => w === 0).length, 5);
-    for (const w of waits.filter((w) => w > 0)) assert.ok(w >= 1 && w <= 100, `wait ${w}`);
-    await new Promise((r) => setTimeout(r, 220));
-    assert.equal(await a.take('bucket:jwt:jwt/alice', spec), 0, 'refilled ~2 tokens in 200 ms');
-    assert.equal(await b.take('bucket:jwt:jwt/alice', spec), 0);
-    assert.ok((await b.take('bucket:jwt:jwt/alice', spec)) > 0);
-    // cost; an idle bucket expires once full again.
-    assert.equal(await a.take('bucket:cost', { capacity: 10, refillPerSecond: 100, cost: 10 }), 0);
-    assert.ok((await a.take('bucket:cost', { capacity: 10, refillPerSecond: 100, cost: 10 })) >= 90);
+    for (const w of waits.filter((w) => w > 0)) assert.ok(w >= 1 && w <= 2000, `wait ${w}`);
+    // Wait as long as the bucket said: then there is a token, and only one.
+    const wait = await a.take('bucket:jwt:jwt/alice', spec);
+    assert.ok(wait > 0 && wait <= 2000, `wait ${wait}`);
+    await new Promise((r) => setTimeout(r, wait + 20));
+    assert.equal(await b.take('bucket:jwt:jwt/alice', spec), 0, 'refilled after the wait it announced');
+    assert.ok((await a.take('bucket:jwt:jwt/alice', spec)) > 0);
+    // cost; an idle bucket expires once it would be full again (+1 s).
+    const costly = { capacity: 10, refillPerSecond: 1, cost: 10 };
+    assert.equal(await a.take('bucket:cost', costly), 0);
+    const w2 = await a.take('bucket:cost', costly);
+    assert.ok(w2 > 9000 && w2 <= 10_000, `wait ${w2}`);
     const pttl = await a.client.pttl(a.redisKey('b', 'bucket:cost'));
-    assert.ok(pttl > 0 && pttl <= 1100, `bucket ttl ${pttl}`);
+    assert.ok(pttl > 9000 && pttl <= 11_000, `bucket ttl ${pttl}`);
     await assert.rejects(a.take('x', { capacity: 1, refillPerSecond: 1, cost: 2 }), RangeError);
   });
 
@@ -63,7 +73,7 @@ describe('RedisStateStore', { skip }, () => {
     const names = ['jwt:jwt/a:b', 'jwt:jwt/a', 'jwt:jwt/a:b:', 'sigv4:jwt/a:b', 'jwt:jwt/tenant1:b:x', 'x'.repeat(100_000), 'x'.repeat(100_001)];
     const keys = names.map((n) => s.redisKey('b', n));
     assert.equal(new Set(keys).size, names.length);
-    for (const k of keys) assert.match(k, /^tenant1:b:[A-Za-z0-9_-]{43}$/);
+    for (const k of keys) assert.equal(k.slice(run.length).match(/^tenant1:b:[A-Za-z0-9_-]{43}$/)?.length, 1, k);
     assert.notEqual(s.redisKey('r', 'k'), s.redisKey('b', 'k'));
     const spec = { capacity: 1, refillPerSecond: 0.001 };
     for (const n of names) assert.equal(await s.take(n, spec), 0, `own bucket for ${n.slice(0, 20)}`);
@@ -72,24 +82,26 @@ describe('RedisStateStore', { skip }, () => {
     const other = store({ keyPrefix: 'tenant2:' });
     await other.ready();
     assert.equal(await other.take(names[0]!, spec), 0);
-    assert.equal((await s.client.keys('tenant1:*')).every((k) => !k.includes('jwt')), true, 'no principal names in Redis');
+    const stored = await s.client.keys(`${run}tenant1:*`);
+    assert.equal(stored.length, names.length);
+    assert.ok(stored.every((k) => !k.includes('jwt')), 'no principal names in Redis');
   });
 
   test('Redis down: calls fail fast with StateStoreError; Redis back: calls work again', async () => {
-    const s = store();
+    const s = store({}, own.url);
     await s.ready();
-    await redis.kill();
+    await own.kill();
     const t0 = Date.now();
     await assert.rejects(s.rememberOnce('k', Date.now() + 5000), (e) => e instanceof StateStoreError && e.kind === 'unavailable');
     await assert.rejects(s.take('k', { capacity: 1, refillPerSecond: 1 }), StateStoreError);
     assert.ok(Date.now() - t0 < 1500, `failed in ${Date.now() - t0} ms`);
-    await redis.restart();
+    await own.restart();
     assert.equal(await s.ready(5000), true);
     assert.equal(await s.rememberOnce('k2', Date.now() + 5000), true);
   });
 
   test('a hung Redis (SIGSTOP): commandTimeout answers within ~500 ms', async () => {
-    const s = store({ commandTimeoutMs: 300 });
+    const s = store({ commandTimeoutMs: 300 }, own.url);
     await s.ready();
     const pid = Number((await s.client.info('server')).match(/process_id:(\d+)/)![1]);
     process.kill(pid, 'SIGSTOP');
