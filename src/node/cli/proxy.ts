@@ -12,10 +12,15 @@ policy, rate-limits, audits every call (hash-chained) and forwards allowed calls
 SigV4, to the upstream KMS (AWS KMS, or \`sealbox start\`'s local KMS).
 
 Options:
-  -c, --config <file>  JSON config (upstream, auth, policy, cors, rateLimit, audit); required
+  -c, --config <file>  JSON config (upstream, auth, policy, cors, rateLimit, state, instanceId,
+                       audit); required
   -p, --port <n>       port to listen on (default 4600; 0 picks a free one)
       --host <addr>    address to bind (default 127.0.0.1)
   -h, --help           this help
+
+Several instances share their replay cache and rate limits through Redis with
+"state": { "redis": { "url": "redis://host:6379", "keyPrefix": "sealbox:" } } and name themselves in
+their audit records with "instanceId" (docs/deployment-shared-state.md).
 
 Secrets may come from the environment: upstream credentials from AWS_ACCESS_KEY_ID /
 AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN when the file has none; "secretEnv" in auth.jwt and
