@@ -20,7 +20,7 @@ import { isStateStore, type SharedStateStore } from '../../edge/state/store.js';
 
 /** `state` in a config file: a Redis store (`src/node/state/redis.ts`), made when the proxy starts. */
 export interface RedisStateConfig {
-  redis: { url?: string; keyPrefix?: string; commandTimeoutMs?: number; connectTimeoutMs?: number };
+  redis: { url?: string; keyPrefix?: string; commandTimeoutMs?: number; connectTimeoutMs?: number; breakerMs?: number };
 }
 
 /**

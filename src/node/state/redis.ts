@@ -19,7 +19,8 @@
  * - Keys are `<keyPrefix><r|b>:<base64url(SHA-256(key))>`: fixed length whatever the principal's
  *   name (no separator or length games), and principal names are not stored in Redis.
  * - Fails fast: no offline queue, commands in flight are not resent after a reconnect (a resent
- *   `SET NX` would report its own first write as a replay), `commandTimeout` (default 500 ms). A
+ *   `SET NX` would report its own first write as a replay), `commandTimeout` (default 500 ms), and
+ *   after a timeout the next second's calls fail at once rather than each waiting again. A
  *   failed call throws `StateStoreError('unavailable')`, which the proxy turns into its failure
  *   policy (SigV4: 503; rate limit: `rateLimit.onStoreError`). Reconnects run in the background
  *   (every ≤ 1 s), so service resumes by itself once Redis is back.
@@ -73,6 +74,11 @@ export interface RedisStateStoreOptions {
   commandTimeoutMs?: number;
   /** Connecting gives up after this many ms, then retries in the background (default 2000). */
   connectTimeoutMs?: number;
+  /**
+   * After a command times out, calls in the next this many ms fail at once instead of each waiting
+   * `commandTimeoutMs` for a Redis that hangs (default 1000; 0 turns it off).
+   */
+  breakerMs?: number;
   /** Where connection problems are reported, once per outage (default `console.error`). */
   log?: (message: string) => void;
 }
@@ -85,10 +91,14 @@ export class RedisStateStore implements SharedStateStore {
   readonly client: Redis;
   readonly #own: boolean;
   readonly #prefix: string;
+  readonly #breakerMs: number;
   #down = false;
+  /** Until when calls fail at once (a command timed out). */
+  #openUntil = 0;
 
   constructor(options: RedisStateStoreOptions = {}) {
     this.#prefix = options.keyPrefix ?? 'sealbox:';
+    this.#breakerMs = options.breakerMs ?? 1000;
     const log = options.log ?? ((m: string) => console.error(m));
     if (options.client) {
       this.client = options.client;
@@ -138,25 +148,29 @@ export class RedisStateStore implements SharedStateStore {
     return `${this.#prefix}${kind}:${createHash('sha256').update(key, 'utf8').digest('base64url')}`;
   }
 
+  /** Runs a command; any failure is `StateStoreError('unavailable')`. A timeout opens the breaker. */
+  async #run<T>(command: () => Promise<T>): Promise<T> {
+    if (Date.now() < this.#openUntil) throw new StateStoreError('unavailable', 'redis: not answering (a command timed out less than a moment ago)');
+    try {
+      return await command();
+    } catch (e) {
+      const message = (e as Error).message ?? String(e);
+      if (this.#breakerMs > 0 && /timed out/i.test(message)) this.#openUntil = Date.now() + this.#breakerMs;
+      throw new StateStoreError('unavailable', `redis: ${message}`, { cause: e });
+    }
+  }
+
   async rememberOnce(key: string, expiresAtMs: number): Promise<boolean> {
     const ttl = Math.max(1000, Math.ceil(expiresAtMs - Date.now()));
-    let answer: string | null;
-    try {
-      answer = await this.client.set(this.redisKey('r', key), '1', 'PX', ttl, 'NX');
-    } catch (e) {
-      throw new StateStoreError('unavailable', `redis: ${(e as Error).message}`, { cause: e });
-    }
+    const answer = await this.#run(() => this.client.set(this.redisKey('r', key), '1', 'PX', ttl, 'NX'));
     return answer === 'OK';
   }
 
   async take(bucketKey: string, spec: TokenBucketSpec): Promise<number> {
     const cost = checkBucketSpec(spec);
-    let wait: unknown;
-    try {
-      wait = await (this.client as unknown as TakeCommand).sealboxTake(this.redisKey('b', bucketKey), spec.capacity, spec.refillPerSecond, cost);
-    } catch (e) {
-      throw new StateStoreError('unavailable', `redis: ${(e as Error).message}`, { cause: e });
-    }
+    const wait: unknown = await this.#run(() =>
+      (this.client as unknown as TakeCommand).sealboxTake(this.redisKey('b', bucketKey), spec.capacity, spec.refillPerSecond, cost),
+    );
     if (typeof wait !== 'number' || !Number.isFinite(wait) || wait < 0) throw new StateStoreError('unavailable', `redis: unexpected answer ${String(wait)}`);
     return wait;
   }

@@ -100,18 +100,24 @@ describe('RedisStateStore', () => {
     assert.equal(await s.rememberOnce('k2', Date.now() + 5000), true);
   });
 
-  test('a hung Redis (SIGSTOP): commandTimeout answers within ~500 ms', async () => {
-    const s = store({ commandTimeoutMs: 300 }, own.url);
+  test('a hung Redis (SIGSTOP): commandTimeout answers, then calls fail at once for breakerMs; then it works again', async () => {
+    const s = store({ commandTimeoutMs: 300, breakerMs: 800 }, own.url);
     await s.ready();
     const pid = Number((await s.client.info('server')).match(/process_id:(\d+)/)![1]);
     process.kill(pid, 'SIGSTOP');
     try {
-      const t0 = Date.now();
+      let t0 = Date.now();
       await assert.rejects(s.rememberOnce('hung', Date.now() + 5000), StateStoreError);
-      assert.ok(Date.now() - t0 < 1000);
+      const first = Date.now() - t0;
+      assert.ok(first >= 250 && first < 2000, `first call failed after ${first} ms`);
+      t0 = Date.now();
+      await assert.rejects(s.take('hung', { capacity: 1, refillPerSecond: 1 }), /not answering/);
+      assert.ok(Date.now() - t0 < 100, `the next call failed after ${Date.now() - t0} ms`);
     } finally {
       process.kill(pid, 'SIGCONT');
     }
+    await new Promise((r) => setTimeout(r, 900));
+    assert.equal(await s.rememberOnce('after-hang', Date.now() + 5000), true);
   });
 });
 
