@@ -5,7 +5,7 @@
 // Needs dist/ (the example imports `sealbox/proxy`, which resolves to the built package).
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -99,8 +99,9 @@ test('examples/worker-proxy runs under wrangler dev --local: Durable Object stat
   const replay = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ KeyId: 'alias/tenant-a' }) });
   assert.equal(replay.status, 400);
   assert.match(await replay.text(), /replay/);
-  // The Durable Object persisted the record (SQLite under --persist-to).
-  assert.ok(existsSync(join(dir, 'state')), 'wrangler kept local state under --persist-to');
+  // The record went to the Durable Object: its SQLite database under --persist-to.
+  const files = readdirSync(join(dir, 'state'), { recursive: true }).map(String);
+  assert.ok(files.some((f) => /SealboxStateObject.*\.sqlite$/.test(f)), `no Durable Object database in ${files.join(', ')}`);
 });
 
 test("examples/worker-proxy/src/worker.ts type-checks against the built package's types (Web types only)", { skip }, async () => {
