@@ -46,10 +46,10 @@ export class AuditLog {
 
   /** Appends `record`; resolves once the sink has it. Rejects when the sink fails. */
   write(record: AuditRecord): Promise<void> {
+    if (this.#instance !== undefined && record.instance === undefined) record.instance = this.#instance;
     if (this.#recorder) return this.#recorder.record(record);
     const write = this.#write;
     if (!write) return Promise.resolve();
-    if (this.#instance !== undefined && record.instance === undefined) record.instance = this.#instance;
     const next = this.#tail.then(async () => {
       const { line, hash } = await chainLine(record as unknown as Record<string, unknown>, this.#last);
       await write(line, record);
