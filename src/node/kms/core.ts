@@ -7,12 +7,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { evaluatePolicy, parsePolicy, PolicyError, type Policy } from '../../edge/policy/index.js';
 import { AwsError } from '../../edge/aws/errors.js';
-import { invalidKeyUsage, invalidState, notFound } from './errors.js';
+import { invalidKeyUsage, invalidState, keyNotFound, notFound } from './errors.js';
 import { Input, constraint } from './input.js';
 import { algorithmsFor } from './keyspec.js';
 import { GrantStore, constraintsAllow, principalNames, type GrantConstraints } from './grants.js';
 import { CRYPTO_OPERATIONS, quotaClassOf, type RequestQuotas } from './quotas.js';
-import { KeyStore, keyState, type KeyRecord, type KeySpec, type KeyUsage, type KeyVersion } from './store.js';
+import { KeyStore, hasMaterial, isValidKeyId, keyState, type KeyRecord, type KeySpec, type KeyUsage, type KeyVersion } from './store.js';
 
 export const DAY = 86_400_000;
 
@@ -91,8 +91,27 @@ export function nextRotationAfter(now: number, last: number, periodDays: number)
   return next;
 }
 
+/** SHA-256 of imported material (base64), kept to recognise the same material at a re-import. */
+export function fingerprintOf(materialB64: string): string {
+  return createHash('sha256').update('sealbox-kms-material/v1').update(Buffer.from(materialB64, 'base64')).digest('hex');
+}
+
+/** The version with its material removed (kept: number, dates, fingerprint). */
+export function deleteMaterial(v: KeyVersion): KeyVersion {
+  if (v.deleted) return v;
+  return { ...v, material: '', deleted: true, fingerprint: v.fingerprint ?? fingerprintOf(v.material) };
+}
+
+const materialIds = new WeakMap<KeyVersion, string>();
+
+/** The KeyMaterialId of a material version: 64 hex digits, as AWS's, stable for the key and version. */
 export function materialId(key: KeyRecord, v: KeyVersion): string {
-  return createHash('sha256').update(`${key.keyId}/${v.version}`).digest('hex');
+  let id = materialIds.get(v);
+  if (id === undefined) {
+    id = createHash('sha256').update(`${key.keyId}/${v.version}`).digest('hex');
+    materialIds.set(v, id);
+  }
+  return id;
 }
 
 export function dedupeTags(
@@ -172,7 +191,8 @@ export class KmsCore {
 
   /** Resolves a key id, key ARN, alias name or alias ARN to a key record (after lifecycle upkeep). */
   async resolve(ctx: Ctx, input: string, opts: { allowAlias: boolean; field?: string }): Promise<KeyRecord> {
-    if (input.length < 1 || input.length > 2048) throw constraint(opts.field ?? 'KeyId', 'Member must have length between 1 and 2048');
+    if (input.length < 1) throw constraint(opts.field ?? 'KeyId', 'Member must have length greater than or equal to 1', input);
+    if (input.length > 2048) throw constraint(opts.field ?? 'KeyId', 'Member must have length less than or equal to 2048', input);
     let region = ctx.region;
     let account = ctx.caller.account;
     let keyId: string | undefined;
@@ -194,15 +214,17 @@ export class KmsCore {
       if (!alias) throw notFound(`Alias arn:aws:kms:${region}:${account}:${input}`);
       keyId = alias.target;
     } else if (input.startsWith('arn:')) {
-      throw notFound(`Invalid arn '${input}'`);
+      throw new AwsError('NotFoundException', `Invalid arn ${input}`);
     } else {
+      if (!isValidKeyId(input)) throw new AwsError('NotFoundException', `Invalid keyId '${input}'`);
       keyId = input;
     }
-    if (region !== ctx.region) throw notFound(`Key '${input}' (region ${region} is not the request's region ${ctx.region})`);
+    const arn = `arn:aws:kms:${region}:${account}:key/${keyId}`;
+    if (region !== ctx.region) throw keyNotFound(arn);
     let key = this.store.getKey(region, account, keyId);
-    if (!key) throw notFound(`Key 'arn:aws:kms:${region}:${account}:key/${keyId}'`);
+    if (!key) throw keyNotFound(arn);
     key = await this.upkeep(ctx, key);
-    if (!key) throw notFound(`Key 'arn:aws:kms:${region}:${account}:key/${keyId}'`);
+    if (!key) throw keyNotFound(arn);
     ctx.audit.keyId = this.arn(key);
     return key;
   }
@@ -219,7 +241,7 @@ export class KmsCore {
     const due =
       (key.pendingDeletion && !key.pendingDeletion.waitingForReplicas && now >= key.pendingDeletion.deletionDate) ||
       (isPrimary(key) && key.rotation.enabled && key.enabled && !key.pendingDeletion && key.rotation.nextRotation !== undefined && now >= key.rotation.nextRotation) ||
-      (key.validTo !== undefined && key.versions.length > 0 && now >= key.validTo);
+      (key.validTo !== undefined && hasMaterial(key) && now >= key.validTo);
     if (!due) return key;
     return this.store.exclusive(async () => {
       const current = this.store.getKey(key.region, key.account, key.keyId);
@@ -238,8 +260,9 @@ export class KmsCore {
           rotation: { ...next.rotation, nextRotation: nextRotationAfter(now, at, next.rotation.periodDays) },
         };
       }
-      if (next.validTo !== undefined && next.versions.length > 0 && now >= next.validTo) {
-        next = { ...next, versions: [] };
+      if (next.validTo !== undefined && hasMaterial(next) && now >= next.validTo) {
+        // Expired imported material is deleted (the key becomes PendingImport); its fingerprint stays for a re-import.
+        next = { ...next, versions: next.versions.map((v) => deleteMaterial(v)) };
       }
       if (next !== current) {
         await this.store.putKey(next);
@@ -310,7 +333,7 @@ export class KmsCore {
   mutate(key: KeyRecord, fn: (k: KeyRecord) => KeyRecord | Promise<KeyRecord>): Promise<KeyRecord> {
     return this.store.exclusive(async () => {
       const current = this.store.getKey(key.region, key.account, key.keyId);
-      if (!current) throw notFound(`Key '${this.arn(key)}'`);
+      if (!current) throw keyNotFound(this.arn(key));
       const next = await fn(structuredClone(current));
       await this.store.putKey(next);
       await this.syncReplicas(next);
@@ -352,9 +375,10 @@ export class KmsCore {
       if (!k.pendingDeletion.waitingForReplicas) md.DeletionDate = k.pendingDeletion.deletionDate / 1000;
       md.PendingDeletionWindowInDays = k.pendingDeletion.windowDays;
     }
-    if (k.origin === 'EXTERNAL') {
+    // AWS reports the expiration model of imported material once there is material (not while PendingImport).
+    if (k.origin === 'EXTERNAL' && hasMaterial(k)) {
       md.ExpirationModel = k.expirationModel ?? 'KEY_MATERIAL_DOES_NOT_EXPIRE';
-      if (k.validTo !== undefined && k.versions.length > 0) md.ValidTo = k.validTo / 1000;
+      if (k.validTo !== undefined) md.ValidTo = k.validTo / 1000;
     }
     if (k.keySpec === 'SYMMETRIC_DEFAULT' && k.versions.length > 0) md.CurrentKeyMaterialId = materialId(k, k.versions[k.versions.length - 1]!);
     return md;
@@ -384,16 +408,31 @@ export class KmsCore {
     }
   }
 
+  /**
+   * The request's Tags, checked as AWS does: lengths first (ValidationException naming the member,
+   * e.g. 'tags.1.member.tagKey'), then reserved `aws:` keys and duplicate keys (TagException).
+   */
   tags(input: Input): Array<{ TagKey: string; TagValue: string }> | undefined {
-    return input.list('Tags', (t) => {
-      const tag = t as { TagKey?: unknown; TagValue?: unknown };
-      if (typeof tag?.TagKey !== 'string' || typeof tag.TagValue !== 'string') throw new AwsError('TagException', 'Each tag needs a TagKey and a TagValue string.');
-      if (tag.TagKey.length < 1 || tag.TagKey.length > 128 || tag.TagValue.length > 256) {
-        throw new AwsError('TagException', 'TagKey must be 1–128 characters and TagValue at most 256.');
-      }
-      if (tag.TagKey.startsWith('aws:')) throw new AwsError('TagException', 'Tag keys beginning with aws: are reserved.');
+    const tags = input.list('Tags', (t, i) => {
+      const tag = t as { TagKey?: unknown; TagValue?: unknown } | null;
+      const at = `tags.${i + 1}.member`;
+      if (typeof tag !== 'object' || tag === null) throw new AwsError('SerializationException', `Wrong type for 'Tags' member ${i + 1} (expected structure)`);
+      if (tag.TagKey === undefined || tag.TagKey === null) throw constraint(`${at}.tagKey`, 'Member must not be null', null);
+      if (tag.TagValue === undefined || tag.TagValue === null) throw constraint(`${at}.tagValue`, 'Member must not be null', null);
+      if (typeof tag.TagKey !== 'string' || typeof tag.TagValue !== 'string') throw new AwsError('SerializationException', `Wrong type for 'Tags' member ${i + 1} (expected strings)`);
+      if (tag.TagKey.length < 1) throw constraint(`${at}.tagKey`, 'Member must have length greater than or equal to 1', tag.TagKey);
+      if (tag.TagKey.length > 128) throw constraint(`${at}.tagKey`, 'Member must have length less than or equal to 128', tag.TagKey);
+      if (tag.TagValue.length > 256) throw constraint(`${at}.tagValue`, 'Member must have length less than or equal to 256', tag.TagValue);
       return { TagKey: tag.TagKey, TagValue: tag.TagValue };
     });
+    if (!tags) return undefined;
+    const seen = new Set<string>();
+    for (const t of tags) {
+      if (t.TagKey.startsWith('aws:')) throw new AwsError('TagException', `Tag key '${t.TagKey}' is reserved: tag keys must not begin with 'aws:'.`);
+      if (seen.has(t.TagKey)) throw new AwsError('TagException', `Duplicate tag keys: '${t.TagKey}' appears more than once.`);
+      seen.add(t.TagKey);
+    }
+    return tags;
   }
 
   dryRun(input: Input): void {

@@ -7,8 +7,14 @@ function lowerFirst(name: string): string {
   return name.charAt(0).toLowerCase() + name.slice(1);
 }
 
-export function constraint(name: string, what: string): AwsError {
-  return new AwsError('ValidationException', `1 validation error detected: Value at '${lowerFirst(name)}' failed to satisfy constraint: ${what}`);
+/**
+ * AWS's validation message: "1 validation error detected: Value 'X' at 'keySpec' failed to satisfy
+ * constraint: Member must …". `value`: the offending value (null for a missing member; undefined
+ * for a sensitive or binary one, which AWS leaves out: "Value at 'plaintext' …").
+ */
+export function constraint(name: string, what: string, value?: string | number | null): AwsError {
+  const shown = value === undefined ? '' : value === null ? ' null' : ` '${value}'`;
+  return new AwsError('ValidationException', `1 validation error detected: Value${shown} at '${lowerFirst(name)}' failed to satisfy constraint: ${what}`);
 }
 
 function wrongType(name: string, type: string): AwsError {
@@ -30,13 +36,13 @@ export class Input {
   str(name: string, opts: { required?: boolean; min?: number; max?: number; enum?: readonly string[] } = {}): string | undefined {
     const v = this.body[name];
     if (v === undefined || v === null) {
-      if (opts.required) throw constraint(name, 'Member must not be null');
+      if (opts.required) throw constraint(name, 'Member must not be null', null);
       return undefined;
     }
     if (typeof v !== 'string') throw wrongType(name, 'string');
-    if (opts.min !== undefined && v.length < opts.min) throw constraint(name, `Member must have length greater than or equal to ${opts.min}`);
-    if (opts.max !== undefined && v.length > opts.max) throw constraint(name, `Member must have length less than or equal to ${opts.max}`);
-    if (opts.enum && !opts.enum.includes(v)) throw constraint(name, `Member must satisfy enum value set: [${opts.enum.join(', ')}]`);
+    if (opts.min !== undefined && v.length < opts.min) throw constraint(name, `Member must have length greater than or equal to ${opts.min}`, v);
+    if (opts.max !== undefined && v.length > opts.max) throw constraint(name, `Member must have length less than or equal to ${opts.max}`, v);
+    if (opts.enum && !opts.enum.includes(v)) throw constraint(name, `Member must satisfy enum value set: [${opts.enum.join(', ')}]`, v);
     return v;
   }
 
@@ -44,8 +50,8 @@ export class Input {
     const v = this.body[name];
     if (v === undefined || v === null) return undefined;
     if (typeof v !== 'number' || !Number.isInteger(v)) throw wrongType(name, 'integer');
-    if (opts.min !== undefined && v < opts.min) throw constraint(name, `Member must have value greater than or equal to ${opts.min}`);
-    if (opts.max !== undefined && v > opts.max) throw constraint(name, `Member must have value less than or equal to ${opts.max}`);
+    if (opts.min !== undefined && v < opts.min) throw constraint(name, `Member must have value greater than or equal to ${opts.min}`, v);
+    if (opts.max !== undefined && v > opts.max) throw constraint(name, `Member must have value less than or equal to ${opts.max}`, v);
     return v;
   }
 
@@ -61,7 +67,7 @@ export class Input {
   blob(name: string, opts: { required?: boolean; min?: number; max?: number } = {}): Uint8Array | undefined {
     const v = this.body[name];
     if (v === undefined || v === null) {
-      if (opts.required) throw constraint(name, 'Member must not be null');
+      if (opts.required) throw constraint(name, 'Member must not be null', null);
       return undefined;
     }
     if (typeof v !== 'string' || !B64.test(v)) throw wrongType(name, 'base64 blob');

@@ -30,10 +30,13 @@ export type KeySpec =
   | 'RSA_4096'
   | 'ECC_NIST_P256'
   | 'ECC_NIST_P384'
+  | 'ECC_NIST_P521'
+  | 'ECC_SECG_P256K1'
+  | 'HMAC_224'
   | 'HMAC_256'
   | 'HMAC_384'
   | 'HMAC_512';
-export type KeyUsage = 'ENCRYPT_DECRYPT' | 'SIGN_VERIFY' | 'GENERATE_VERIFY_MAC';
+export type KeyUsage = 'ENCRYPT_DECRYPT' | 'SIGN_VERIFY' | 'GENERATE_VERIFY_MAC' | 'KEY_AGREEMENT';
 export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion' | 'PendingImport' | 'PendingReplicaDeletion';
 
 export interface KeyVersion {
@@ -45,6 +48,25 @@ export interface KeyVersion {
   publicKey?: string;
   createdAt: number;
   rotationType?: 'AUTOMATIC' | 'ON_DEMAND';
+  /**
+   * Imported material (EXTERNAL): SHA-256 of the material, so that a re-import can be checked to be
+   * the same material after the material itself was deleted or expired. (Inside the sealed record.)
+   */
+  fingerprint?: string;
+  /** Imported material deleted (DeleteImportedKeyMaterial) or expired: `material` is empty until it is re-imported. */
+  deleted?: true;
+  /** KeyMaterialDescription given at import. */
+  description?: string;
+}
+
+/** New imported material waiting for RotateKeyOnDemand (AWS: key material state PENDING_ROTATION). */
+export interface PendingMaterial {
+  material: string;
+  fingerprint: string;
+  importedAt: number;
+  description?: string;
+  expirationModel: 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE';
+  validTo?: number;
 }
 
 export interface KeyRecord {
@@ -70,6 +92,8 @@ export interface KeyRecord {
   /** Imported material expiry (EXTERNAL). */
   validTo?: number;
   expirationModel?: 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE';
+  /** Imported material waiting for on-demand rotation (EXTERNAL symmetric keys). */
+  pendingMaterial?: PendingMaterial;
   /** Multi-region key (id starts with `mrk-`): the same key id and material in several regions. */
   multiRegion?: boolean;
   /** Multi-region key: the region of its primary (absent: this record's region). Shared by every replica. */
@@ -102,8 +126,13 @@ export class StoreError extends Error {
 
 export function keyState(k: KeyRecord): KeyState {
   if (k.pendingDeletion) return k.pendingDeletion.waitingForReplicas ? 'PendingReplicaDeletion' : 'PendingDeletion';
-  if (k.versions.length === 0) return 'PendingImport';
+  if (!hasMaterial(k)) return 'PendingImport';
   return k.enabled ? 'Enabled' : 'Disabled';
+}
+
+/** Whether every material version of the key is present (an imported one may be deleted or expired). */
+export function hasMaterial(k: KeyRecord): boolean {
+  return k.versions.length > 0 && !k.versions.some((v) => v.deleted);
 }
 
 const STORE_FORMAT = 'sealbox-kms-store';

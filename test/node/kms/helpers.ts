@@ -61,3 +61,58 @@ export async function rejectsWith(promise: Promise<unknown>, name: string): Prom
   }
   throw new Error(`expected ${name}, but the call succeeded`);
 }
+
+/** One HTTP exchange as the SDK saw it on the wire: the operation, the status and the parsed JSON body. */
+export interface WireExchange {
+  op: string;
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/**
+ * An AWS SDK client whose HTTP handler keeps the raw answer of every request, so a test can check
+ * what the server sent (members the SDK would silently drop, `__type`, status) through the official
+ * client. `last()` is the latest exchange.
+ */
+export async function recordingClient(h: Harness): Promise<{ client: KMSClient; last(): WireExchange; exchanges: WireExchange[] }> {
+  const { NodeHttpHandler } = await import('@smithy/node-http-handler');
+  const { Readable } = await import('node:stream');
+  const inner = new NodeHttpHandler();
+  const exchanges: WireExchange[] = [];
+  const handler = {
+    metadata: { handlerProtocol: 'http/1.1' },
+    async handle(request: { headers: Record<string, string> }, options?: unknown) {
+      const out = await inner.handle(request as never, options as never);
+      const chunks: Buffer[] = [];
+      for await (const c of out.response.body as AsyncIterable<Buffer>) chunks.push(Buffer.from(c));
+      const text = Buffer.concat(chunks).toString('utf8');
+      const target = request.headers['x-amz-target'] ?? request.headers['X-Amz-Target'] ?? '';
+      exchanges.push({ op: target.replace(/^TrentService\./, ''), status: out.response.statusCode, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} });
+      out.response.body = Readable.from([Buffer.from(text)]);
+      return out;
+    },
+    updateHttpClientConfig() {},
+    httpHandlerConfigs() {
+      return {};
+    },
+    destroy() {
+      inner.destroy();
+    },
+  };
+  const client = new KMSClient({
+    endpoint: h.server.url,
+    region: h.server.region,
+    credentials: { accessKeyId: h.server.credentials.accessKeyId, secretAccessKey: h.server.credentials.secretAccessKey },
+    maxAttempts: 1,
+    requestHandler: handler as never,
+  });
+  return {
+    client,
+    exchanges,
+    last() {
+      const e = exchanges[exchanges.length - 1];
+      if (!e) throw new Error('no exchange recorded');
+      return e;
+    },
+  };
+}

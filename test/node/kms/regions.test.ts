@@ -66,7 +66,8 @@ test('multi-region keys: ReplicateKey, cross-region decrypt, shared rotation, Up
       const rep = await east.send(new ReplicateKeyCommand({ KeyId: md.Arn, ReplicaRegion: 'eu-west-1', Tags: [{ TagKey: 't', TagValue: 'v' }] }));
       const westArn = `arn:aws:kms:eu-west-1:111122223333:key/${id}`;
       assert.equal(rep.ReplicaKeyMetadata!.Arn, westArn);
-      assert.equal(rep.ReplicaKeyMetadata!.Description, 'orders');
+      // AWS: a replica's Description is the one given to ReplicateKey, empty by default (not the primary's).
+      assert.equal(rep.ReplicaKeyMetadata!.Description, '');
       assert.equal(rep.ReplicaKeyMetadata!.MultiRegionConfiguration!.MultiRegionKeyType, 'REPLICA');
       assert.deepEqual(rep.ReplicaTags, [{ TagKey: 't', TagValue: 'v' }]);
       assert.ok(JSON.parse(rep.ReplicaPolicy!).Statement.length > 0);

@@ -1,14 +1,36 @@
-/** Local KMS operations. Cryptography: GenerateDataKey(WithoutPlaintext), GenerateRandom, Encrypt, Decrypt, ReEncrypt, GetPublicKey, Sign, Verify, GenerateMac, VerifyMac. */
+/**
+ * Local KMS operations. Cryptography: GenerateDataKey(WithoutPlaintext), GenerateDataKeyPair(WithoutPlaintext),
+ * GenerateRandom, Encrypt, Decrypt, ReEncrypt, GetPublicKey, Sign, Verify, GenerateMac, VerifyMac, DeriveSharedSecret.
+ *
+ * Each operation reads and checks its whole input before it looks the key up, so a malformed request
+ * answers ValidationException whether or not the key exists (as AWS validates before it authorizes).
+ */
 import { timingSafeEqual } from 'node:crypto';
 import { encryptionContextKeys } from '../../../edge/policy/index.js';
 import { openBlob, parseBlob, sealBlob } from '../blob.js';
 import { randomBytesFast } from '../random.js';
 import { AwsError } from '../../../edge/aws/errors.js';
-import { invalidCiphertext, invalidKeyUsage, unsupportedOperation, validation } from '../errors.js';
+import { invalidCiphertext, invalidKeyUsage, invalidMac, invalidSignature, unsupportedOperation, validation } from '../errors.js';
 import { Input, b64, constraint } from '../input.js';
-import { SPECS, SignInputError, algorithmsFor, hmac, publicKeyDer, rsaDecrypt, rsaEncrypt, rsaMaxPlaintext, secretOf, signMessage, verifyMessage } from '../keyspec.js';
-import { type KeyRecord, type KeySpec, type KeyUsage } from '../store.js';
-import { type Ctx, type KmsCore } from '../core.js';
+import {
+  DATA_KEY_PAIR_SPEC_VALUES,
+  SIGNING_ALGORITHM_VALUES,
+  SPECS,
+  SignInputError,
+  algorithmsFor,
+  ecdh,
+  generateKeyPairDer,
+  hmac,
+  publicKeyDer,
+  rsaDecrypt,
+  rsaEncrypt,
+  rsaMaxPlaintext,
+  secretOf,
+  signMessage,
+  verifyMessage,
+} from '../keyspec.js';
+import { type KeyRecord, type KeyVersion } from '../store.js';
+import { materialId, type Ctx, type KmsCore } from '../core.js';
 
 /**
  * False when `JSON.stringify(map).length` is surely at most `limit`: each character takes at most 6
@@ -34,20 +56,63 @@ function symEncrypt(core: KmsCore, key: KeyRecord, plaintext: Uint8Array, contex
   return sealBlob(key.keyId, v.version, secretOf(v), plaintext, context);
 }
 
+/** The KeyMaterialId of a symmetric key's current material (what Encrypt-side operations use). */
+function currentMaterialId(key: KeyRecord): string {
+  return materialId(key, key.versions[key.versions.length - 1]!);
+}
+
+/** Data keys and data key pairs are encrypted under a symmetric encryption key. */
+function requireSymmetric(core: KmsCore, key: KeyRecord, op: string): void {
+  if (key.keySpec !== 'SYMMETRIC_DEFAULT') throw invalidKeyUsage(`${core.arn(key)} key usage is ${key.keyUsage} which is not valid for ${op}.`);
+}
+
 export async function generateDataKey(core: KmsCore, ctx: Ctx, input: Input, withPlaintext: boolean): Promise<Record<string, unknown>> {
-  const key = await core.resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: true });
+  const keyId = input.str('KeyId', { required: true });
   const context = readContext(core, ctx, input);
   const spec = input.str('KeySpec', { enum: ['AES_256', 'AES_128'] });
   const n = input.int('NumberOfBytes', { min: 1, max: 1024 });
   if ((spec === undefined) === (n === undefined)) throw validation('Please specify either number of bytes or key spec.');
+  if (input.has('Recipient')) throw unsupportedOperation('Recipient (Nitro Enclaves attestation) is not supported by the local KMS.');
+  const key = await core.resolve(ctx, keyId, { allowAlias: true });
   core.authorize(ctx, key, withPlaintext ? 'kms:GenerateDataKey' : 'kms:GenerateDataKeyWithoutPlaintext', encryptionContextKeys(context), context);
   core.requireEnabled(key);
-  if (key.keySpec !== 'SYMMETRIC_DEFAULT') throw invalidKeyUsage(`${core.arn(key)} is not a symmetric key; data keys need a SYMMETRIC_DEFAULT key.`);
+  requireSymmetric(core, key, withPlaintext ? 'GenerateDataKey' : 'GenerateDataKeyWithoutPlaintext');
   core.dryRun(input);
   const plaintext = randomBytesFast(n ?? (spec === 'AES_128' ? 16 : 32));
   const blob = symEncrypt(core, key, plaintext, context);
   const out: Record<string, unknown> = { CiphertextBlob: b64(blob), KeyId: core.arn(key) };
   if (withPlaintext) out.Plaintext = plaintext.toString('base64');
+  out.KeyMaterialId = currentMaterialId(key);
+  return out;
+}
+
+/**
+ * GenerateDataKeyPair(WithoutPlaintext): a fresh key pair whose private key (PKCS#8 DER) comes back
+ * encrypted under a symmetric KMS key (and, with plaintext, in the clear), with its public key (SPKI DER).
+ */
+export async function generateDataKeyPair(core: KmsCore, ctx: Ctx, input: Input, withPlaintext: boolean): Promise<Record<string, unknown>> {
+  const keyId = input.str('KeyId', { required: true });
+  const context = readContext(core, ctx, input);
+  const pairSpec = input.str('KeyPairSpec', { required: true, enum: DATA_KEY_PAIR_SPEC_VALUES });
+  if (input.has('Recipient')) throw unsupportedOperation('Recipient (Nitro Enclaves attestation) is not supported by the local KMS.');
+  input.bool('DryRun');
+  const op = withPlaintext ? 'GenerateDataKeyPair' : 'GenerateDataKeyPairWithoutPlaintext';
+  const key = await core.resolve(ctx, keyId, { allowAlias: true });
+  core.authorize(ctx, key, `kms:${op}`, { ...encryptionContextKeys(context), 'kms:DataKeyPairSpec': pairSpec }, context);
+  core.requireEnabled(key);
+  requireSymmetric(core, key, op);
+  if (pairSpec === 'SM2') throw unsupportedOperation('SM2 is supported only in China Regions; the local KMS does not offer it.');
+  core.dryRun(input);
+  ctx.audit.params = { keyPairSpec: pairSpec };
+  const { privateKey, publicKey } = await generateKeyPairDer(pairSpec);
+  const blob = symEncrypt(core, key, privateKey, context);
+  const out: Record<string, unknown> = { PrivateKeyCiphertextBlob: b64(blob) };
+  if (withPlaintext) out.PrivateKeyPlaintext = privateKey.toString('base64');
+  out.PublicKey = publicKey.toString('base64');
+  out.KeyId = core.arn(key);
+  out.KeyPairSpec = pairSpec;
+  out.KeyMaterialId = currentMaterialId(key);
+  privateKey.fill(0);
   return out;
 }
 
@@ -71,10 +136,11 @@ async function encryptWith(core: KmsCore, ctx: Ctx, key: KeyRecord, plaintext: U
 }
 
 export async function encrypt(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
-  const key = await core.resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: true });
+  const keyId = input.str('KeyId', { required: true });
   const plaintext = input.blob('Plaintext', { required: true, min: 1, max: 4096 });
   const context = readContext(core, ctx, input);
   const algorithm = input.str('EncryptionAlgorithm', { enum: ['SYMMETRIC_DEFAULT', 'RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'SM2PKE'] }) ?? 'SYMMETRIC_DEFAULT';
+  const key = await core.resolve(ctx, keyId, { allowAlias: true });
   core.authorize(ctx, key, 'kms:Encrypt', { ...encryptionContextKeys(context), 'kms:EncryptionAlgorithm': algorithm }, context);
   core.requireEnabled(key);
   const blob = await encryptWith(core, ctx, key, plaintext, context, algorithm);
@@ -91,7 +157,7 @@ async function decryptWith(core: KmsCore,
   algorithm: string,
   action: string,
   dryRun: Input | undefined,
-): Promise<{ key: KeyRecord; plaintext: Uint8Array }> {
+): Promise<{ key: KeyRecord; plaintext: Uint8Array; version?: KeyVersion }> {
   let key: KeyRecord | undefined;
   if (keyIdInput !== undefined) key = await core.resolve(ctx, keyIdInput, { allowAlias: true });
   if (key && key.keySpec !== 'SYMMETRIC_DEFAULT') {
@@ -132,7 +198,7 @@ async function decryptWith(core: KmsCore,
   if (!version) throw invalidCiphertext();
   const pt = openBlob(parsed, secretOf(version), context);
   if (!pt) throw invalidCiphertext();
-  return { key, plaintext: pt };
+  return { key, plaintext: pt, version };
 }
 
 export async function decrypt(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
@@ -140,8 +206,11 @@ export async function decrypt(core: KmsCore, ctx: Ctx, input: Input): Promise<Re
   const context = readContext(core, ctx, input);
   const algorithm = input.str('EncryptionAlgorithm', { enum: ['SYMMETRIC_DEFAULT', 'RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'SM2PKE'] }) ?? 'SYMMETRIC_DEFAULT';
   if (input.has('Recipient')) throw unsupportedOperation('Recipient (Nitro Enclaves attestation) is not supported by the local KMS.');
-  const { key, plaintext } = await decryptWith(core, ctx, blob, input.str('KeyId'), context, algorithm, 'kms:Decrypt', input);
-  return { KeyId: core.arn(key), Plaintext: b64(plaintext), EncryptionAlgorithm: algorithm };
+  const { key, plaintext, version } = await decryptWith(core, ctx, blob, input.str('KeyId'), context, algorithm, 'kms:Decrypt', input);
+  const out: Record<string, unknown> = { KeyId: core.arn(key), Plaintext: b64(plaintext), EncryptionAlgorithm: algorithm };
+  // AWS: "present only when the operation uses a symmetric encryption KMS key".
+  if (version !== undefined) out.KeyMaterialId = materialId(key, version);
+  return out;
 }
 
 export async function reEncrypt(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
@@ -151,21 +220,27 @@ export async function reEncrypt(core: KmsCore, ctx: Ctx, input: Input): Promise<
   const algs = ['SYMMETRIC_DEFAULT', 'RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'SM2PKE'] as const;
   const srcAlg = input.str('SourceEncryptionAlgorithm', { enum: algs }) ?? 'SYMMETRIC_DEFAULT';
   const dstAlg = input.str('DestinationEncryptionAlgorithm', { enum: algs }) ?? 'SYMMETRIC_DEFAULT';
-  const dest = await core.resolve(ctx, input.str('DestinationKeyId', { required: true }), { allowAlias: true, field: 'DestinationKeyId' });
-  const { key: src, plaintext } = await decryptWith(core, ctx, blob, input.str('SourceKeyId'), srcContext, srcAlg, 'kms:ReEncryptFrom', undefined);
+  const destId = input.str('DestinationKeyId', { required: true });
+  const srcId = input.str('SourceKeyId');
+  input.bool('DryRun');
+  const dest = await core.resolve(ctx, destId, { allowAlias: true, field: 'DestinationKeyId' });
+  const { key: src, plaintext, version: srcVersion } = await decryptWith(core, ctx, blob, srcId, srcContext, srcAlg, 'kms:ReEncryptFrom', undefined);
   core.authorize(ctx, dest, 'kms:ReEncryptTo', { ...encryptionContextKeys(dstContext), 'kms:EncryptionAlgorithm': dstAlg }, dstContext);
   core.requireEnabled(dest);
   const out = await encryptWith(core, ctx, dest, plaintext, dstContext, dstAlg);
   core.dryRun(input);
   ctx.audit.keyId = core.arn(dest);
   ctx.audit.params = { sourceKeyId: core.arn(src), destinationKeyId: core.arn(dest) };
-  return {
+  const result: Record<string, unknown> = {
     CiphertextBlob: b64(out),
     SourceKeyId: core.arn(src),
     KeyId: core.arn(dest),
     SourceEncryptionAlgorithm: srcAlg,
     DestinationEncryptionAlgorithm: dstAlg,
   };
+  if (srcVersion !== undefined) result.SourceKeyMaterialId = materialId(src, srcVersion);
+  if (dest.keySpec === 'SYMMETRIC_DEFAULT') result.DestinationKeyMaterialId = currentMaterialId(dest);
+  return result;
 }
 
 export async function getPublicKey(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
@@ -183,74 +258,120 @@ export async function getPublicKey(core: KmsCore, ctx: Ctx, input: Input): Promi
   };
 }
 
-function signingInput(core: KmsCore, ctx: Ctx, key: KeyRecord, input: Input, action: string): { message: Uint8Array; messageType: string; algorithm: string } {
+interface SigningInput {
+  keyId: string;
+  message: Uint8Array;
+  messageType: string;
+  algorithm: string;
+  signature?: Uint8Array;
+}
+
+/** Sign/Verify's members, checked before the key is looked up (AWS validates first). */
+function readSigningInput(input: Input, withSignature: boolean): SigningInput {
+  const keyId = input.str('KeyId', { required: true });
   const message = input.blob('Message', { required: true, min: 1, max: 4096 });
   const messageType = input.str('MessageType', { enum: ['RAW', 'DIGEST', 'EXTERNAL_MU'] }) ?? 'RAW';
-  const algorithm = input.str('SigningAlgorithm', { required: true });
-  core.authorize(ctx, key, action, { 'kms:SigningAlgorithm': algorithm, 'kms:MessageType': messageType });
+  const signature = withSignature ? input.blob('Signature', { required: true, min: 1, max: 6144 }) : undefined;
+  const algorithm = input.str('SigningAlgorithm', { required: true, enum: SIGNING_ALGORITHM_VALUES });
+  input.bool('DryRun');
+  return { keyId, message, messageType, algorithm, ...(signature ? { signature } : {}) };
+}
+
+function checkSigning(core: KmsCore, ctx: Ctx, key: KeyRecord, s: SigningInput, action: string): void {
+  core.authorize(ctx, key, action, { 'kms:SigningAlgorithm': s.algorithm, 'kms:MessageType': s.messageType });
   core.requireEnabled(key);
   core.requireUsage(key, 'SIGN_VERIFY', action.slice(4));
-  if (!(SPECS[key.keySpec].signingAlgorithms ?? []).includes(algorithm)) {
-    throw invalidKeyUsage(`${algorithm} is not a valid signing algorithm for ${core.arn(key)}.`);
+  if (!(SPECS[key.keySpec].signingAlgorithms ?? []).includes(s.algorithm)) {
+    throw invalidKeyUsage(`Algorithm ${s.algorithm} is incompatible with key spec ${key.keySpec}.`);
   }
-  if (messageType === 'EXTERNAL_MU') throw validation('MessageType EXTERNAL_MU is only for ML-DSA keys.');
-  return { message, messageType, algorithm };
+  if (s.messageType === 'EXTERNAL_MU') throw validation('MessageType EXTERNAL_MU is only for ML-DSA keys.');
 }
 
 export async function sign(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
-  const key = await core.resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: true });
-  const { message, messageType, algorithm } = signingInput(core, ctx, key, input, 'kms:Sign');
+  const s = readSigningInput(input, false);
+  const key = await core.resolve(ctx, s.keyId, { allowAlias: true });
+  checkSigning(core, ctx, key, s, 'kms:Sign');
   core.dryRun(input);
   let signature: Buffer;
   try {
-    signature = signMessage(key.versions[key.versions.length - 1]!, algorithm, message, messageType);
+    signature = signMessage(key.versions[key.versions.length - 1]!, s.algorithm, s.message, s.messageType);
   } catch (e) {
     if (e instanceof SignInputError) throw validation(e.message);
     throw e;
   }
-  return { KeyId: core.arn(key), Signature: signature.toString('base64'), SigningAlgorithm: algorithm };
+  return { KeyId: core.arn(key), Signature: signature.toString('base64'), SigningAlgorithm: s.algorithm };
 }
 
 export async function verify(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
-  const key = await core.resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: true });
-  const signature = input.blob('Signature', { required: true, min: 1, max: 6144 });
-  const { message, messageType, algorithm } = signingInput(core, ctx, key, input, 'kms:Verify');
+  const s = readSigningInput(input, true);
+  const key = await core.resolve(ctx, s.keyId, { allowAlias: true });
+  checkSigning(core, ctx, key, s, 'kms:Verify');
   core.dryRun(input);
   let ok: boolean;
   try {
-    ok = verifyMessage(key.versions[key.versions.length - 1]!, algorithm, message, messageType, signature);
+    ok = verifyMessage(key.versions[key.versions.length - 1]!, s.algorithm, s.message, s.messageType, s.signature!);
   } catch (e) {
     if (e instanceof SignInputError) throw validation(e.message);
     throw e;
   }
-  if (!ok) throw new AwsError('KMSInvalidSignatureException', 'The signature verification failed.');
-  return { KeyId: core.arn(key), SignatureValid: true, SigningAlgorithm: algorithm };
+  if (!ok) throw invalidSignature();
+  return { KeyId: core.arn(key), SignatureValid: true, SigningAlgorithm: s.algorithm };
 }
 
-function macInput(core: KmsCore, ctx: Ctx, key: KeyRecord, input: Input, action: string): { message: Uint8Array; algorithm: string } {
+interface MacInput {
+  keyId: string;
+  message: Uint8Array;
+  algorithm: string;
+  mac?: Uint8Array;
+}
+
+function readMacInput(input: Input, withMac: boolean): MacInput {
+  const keyId = input.str('KeyId', { required: true });
   const message = input.blob('Message', { required: true, min: 1, max: 4096 });
   const algorithm = input.str('MacAlgorithm', { required: true, enum: ['HMAC_SHA_224', 'HMAC_SHA_256', 'HMAC_SHA_384', 'HMAC_SHA_512'] });
-  core.authorize(ctx, key, action, { 'kms:MacAlgorithm': algorithm });
+  const mac = withMac ? input.blob('Mac', { required: true, min: 1, max: 6144 }) : undefined;
+  input.bool('DryRun');
+  return { keyId, message, algorithm, ...(mac ? { mac } : {}) };
+}
+
+function checkMac(core: KmsCore, ctx: Ctx, key: KeyRecord, m: MacInput, action: string): void {
+  core.authorize(ctx, key, action, { 'kms:MacAlgorithm': m.algorithm });
   core.requireEnabled(key);
   core.requireUsage(key, 'GENERATE_VERIFY_MAC', action.slice(4));
-  if (!(SPECS[key.keySpec].macAlgorithms ?? []).includes(algorithm)) throw invalidKeyUsage(`${algorithm} is not a valid MAC algorithm for ${core.arn(key)}.`);
-  return { message, algorithm };
+  if (!(SPECS[key.keySpec].macAlgorithms ?? []).includes(m.algorithm)) throw invalidKeyUsage(`Algorithm ${m.algorithm} is incompatible with key spec ${key.keySpec}.`);
 }
 
 export async function generateMac(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
-  const key = await core.resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: true });
-  const { message, algorithm } = macInput(core, ctx, key, input, 'kms:GenerateMac');
+  const m = readMacInput(input, false);
+  const key = await core.resolve(ctx, m.keyId, { allowAlias: true });
+  checkMac(core, ctx, key, m, 'kms:GenerateMac');
   core.dryRun(input);
-  return { Mac: hmac(key.versions[key.versions.length - 1]!, algorithm, message).toString('base64'), MacAlgorithm: algorithm, KeyId: core.arn(key) };
+  return { Mac: hmac(key.versions[key.versions.length - 1]!, m.algorithm, m.message).toString('base64'), MacAlgorithm: m.algorithm, KeyId: core.arn(key) };
 }
 
 export async function verifyMac(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
-  const key = await core.resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: true });
-  const mac = input.blob('Mac', { required: true, min: 1, max: 6144 });
-  const { message, algorithm } = macInput(core, ctx, key, input, 'kms:VerifyMac');
+  const m = readMacInput(input, true);
+  const key = await core.resolve(ctx, m.keyId, { allowAlias: true });
+  checkMac(core, ctx, key, m, 'kms:VerifyMac');
   core.dryRun(input);
-  const expected = hmac(key.versions[key.versions.length - 1]!, algorithm, message);
-  if (expected.length !== mac.length || !timingSafeEqual(expected, mac)) throw new AwsError('KMSInvalidMacException', 'The MAC verification failed.');
-  return { KeyId: core.arn(key), MacValid: true, MacAlgorithm: algorithm };
+  const expected = hmac(key.versions[key.versions.length - 1]!, m.algorithm, m.message);
+  if (expected.length !== m.mac!.length || !timingSafeEqual(expected, m.mac!)) throw invalidMac();
+  return { KeyId: core.arn(key), MacValid: true, MacAlgorithm: m.algorithm };
 }
 
+/** DeriveSharedSecret: ECDH between a KEY_AGREEMENT key's private key and the caller's public key (DER SPKI); the raw shared secret. */
+export async function deriveSharedSecret(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
+  const keyId = input.str('KeyId', { required: true });
+  const algorithm = input.str('KeyAgreementAlgorithm', { required: true, enum: ['ECDH'] });
+  const publicKey = input.blob('PublicKey', { required: true, min: 1, max: 8192 });
+  if (input.has('Recipient')) throw unsupportedOperation('Recipient (Nitro Enclaves attestation) is not supported by the local KMS.');
+  input.bool('DryRun');
+  const key = await core.resolve(ctx, keyId, { allowAlias: true });
+  core.authorize(ctx, key, 'kms:DeriveSharedSecret', { 'kms:KeyAgreementAlgorithm': algorithm });
+  core.requireEnabled(key);
+  core.requireUsage(key, 'KEY_AGREEMENT', 'DeriveSharedSecret');
+  core.dryRun(input);
+  const secret = ecdh(key.versions[key.versions.length - 1]!, key.keySpec, publicKey);
+  if (!secret) throw validation(`PublicKey must be a DER-encoded X.509 SubjectPublicKeyInfo of a point on the curve of ${key.keySpec}.`);
+  return { KeyId: core.arn(key), SharedSecret: secret.toString('base64'), KeyAgreementAlgorithm: algorithm, KeyOrigin: key.origin };
+}

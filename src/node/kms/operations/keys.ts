@@ -3,36 +3,46 @@ import { defaultKeyPolicy, type Policy } from '../../../edge/policy/index.js';
 import { AwsError } from '../../../edge/aws/errors.js';
 import { invalidState, unsupportedOperation, validation } from '../errors.js';
 import { Input, constraint } from '../input.js';
-import { SPECS, generateMaterial, isKeySpec } from '../keyspec.js';
+import { KEY_SPEC_VALUES, KEY_USAGE_VALUES, SPECS, generateMaterial, isKeySpec } from '../keyspec.js';
 import { KeyStore, keyState, type KeyRecord, type KeySpec, type KeyUsage, type KeyVersion } from '../store.js';
 import { DAY, type Ctx, isPrimary, dedupeTags, type KmsCore } from '../core.js';
 
 export async function createKey(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
-  const specName = input.str('KeySpec') ?? input.str('CustomerMasterKeySpec') ?? 'SYMMETRIC_DEFAULT';
-  if (!isKeySpec(specName)) {
-    if (['ECC_SECG_P256K1', 'ECC_NIST_P521', 'SM2', 'ML_DSA_44', 'ML_DSA_65', 'ML_DSA_87'].includes(specName)) {
-      throw unsupportedOperation(`KeySpec ${specName} is not supported by the local KMS.`);
-    }
-    throw constraint('KeySpec', 'Member must satisfy enum value set');
+  // Every member is checked (type, length, enum) before any rule that combines them, as AWS does.
+  const description = input.str('Description', { max: 8192 }) ?? '';
+  const usageName = input.str('KeyUsage', { enum: KEY_USAGE_VALUES });
+  const cmkSpec = input.str('CustomerMasterKeySpec', { enum: KEY_SPEC_VALUES.filter((v) => !v.startsWith('ML_DSA') && v !== 'ECC_NIST_EDWARDS25519') });
+  const specInput = input.str('KeySpec', { enum: KEY_SPEC_VALUES });
+  const origin = input.str('Origin', { enum: ['AWS_KMS', 'EXTERNAL', 'AWS_CLOUDHSM', 'EXTERNAL_KEY_STORE'] }) ?? 'AWS_KMS';
+  const policyText = input.str('Policy', { min: 1, max: 32768 });
+  const bypass = input.bool('BypassPolicyLockoutSafetyCheck');
+  const multiRegion = input.bool('MultiRegion') ?? false;
+  const customKeyStore = input.str('CustomKeyStoreId', { min: 1, max: 64 });
+  const xksKeyId = input.str('XksKeyId', { min: 1, max: 128 });
+  const tags = core.tags(input) ?? [];
+  if (specInput !== undefined && cmkSpec !== undefined) {
+    throw validation('You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.');
   }
+  const specName = specInput ?? cmkSpec ?? 'SYMMETRIC_DEFAULT';
+  if (!isKeySpec(specName)) throw unsupportedOperation(`KeySpec ${specName} is not supported by the local KMS.`);
   const spec: KeySpec = specName;
   const info = SPECS[spec];
-  const usage = (input.str('KeyUsage', { enum: ['ENCRYPT_DECRYPT', 'SIGN_VERIFY', 'GENERATE_VERIFY_MAC', 'KEY_AGREEMENT'] }) ?? info.usages[0]!) as KeyUsage;
-  if (!info.usages.includes(usage)) throw validation(`KeyUsage ${usage} is not compatible with KeySpec ${spec}.`);
-  const origin = input.str('Origin') ?? 'AWS_KMS';
-  if (origin !== 'AWS_KMS' && origin !== 'EXTERNAL') throw unsupportedOperation(`Origin ${origin} is not supported by the local KMS.`);
-  if (origin === 'EXTERNAL' && spec !== 'SYMMETRIC_DEFAULT' && !spec.startsWith('HMAC')) {
-    throw unsupportedOperation('The local KMS imports material only for SYMMETRIC_DEFAULT and HMAC keys.');
+  // AWS's default KeyUsage is ENCRYPT_DECRYPT, so HMAC, ECC and key agreement keys must name theirs.
+  const usage = (usageName ?? 'ENCRYPT_DECRYPT') as KeyUsage;
+  if (!info.usages.includes(usage)) {
+    throw validation(
+      usageName === undefined
+        ? `You must specify a KeyUsage value for a KMS key with KeySpec ${spec}: one of ${info.usages.join(', ')}.`
+        : `KeyUsage ${usage} is not compatible with KeySpec ${spec}.`,
+    );
   }
-  if (input.has('CustomKeyStoreId') || input.has('XksKeyId')) throw unsupportedOperation('Custom key stores are not supported by the local KMS.');
-  const description = input.str('Description', { max: 8192 }) ?? '';
-  const multiRegion = input.bool('MultiRegion') ?? false;
-  const tags = core.tags(input) ?? [];
+  if (origin === 'AWS_CLOUDHSM' || origin === 'EXTERNAL_KEY_STORE' || customKeyStore !== undefined || xksKeyId !== undefined) {
+    throw unsupportedOperation('Custom key stores (AWS CloudHSM, external key stores) are not supported by the local KMS.');
+  }
   if (tags.length > 50) throw new AwsError('TagException', 'A key can have at most 50 tags.');
   const keyId = KeyStore.newKeyId(multiRegion);
   const arn = `arn:aws:kms:${ctx.region}:${ctx.caller.account}:key/${keyId}`;
-  const policyText = input.str('Policy', { min: 1, max: 32768 });
-  if (policyText !== undefined) core.checkPolicyText(ctx, policyText, input.bool('BypassPolicyLockoutSafetyCheck'), arn);
+  if (policyText !== undefined) core.checkPolicyText(ctx, policyText, bypass, arn);
   const versions: KeyVersion[] = [];
   if (origin === 'AWS_KMS') versions.push({ version: 1, ...(await generateMaterial(spec)), createdAt: ctx.now });
   const rec: KeyRecord = {
@@ -43,7 +53,7 @@ export async function createKey(core: KmsCore, ctx: Ctx, input: Input): Promise<
     description,
     keySpec: spec,
     keyUsage: usage,
-    origin,
+    origin: origin as KeyRecord['origin'],
     enabled: true,
     policy: policyText ?? JSON.stringify(defaultKeyPolicy(ctx.caller.account), null, 2),
     tags: dedupeTags([], tags),

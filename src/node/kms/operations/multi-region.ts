@@ -31,7 +31,8 @@ export async function replicateKey(core: KmsCore, ctx: Ctx, input: Input): Promi
       region: replicaRegion,
       account: key.account,
       createdAt: ctx.now,
-      description: description ?? primary.description,
+      // AWS: the replica's description is the one given to ReplicateKey (empty by default), not the primary's.
+      description: description ?? '',
       keySpec: primary.keySpec,
       keyUsage: primary.keyUsage,
       origin: primary.origin,
@@ -47,7 +48,9 @@ export async function replicateKey(core: KmsCore, ctx: Ctx, input: Input): Promi
     return r;
   });
   ctx.audit.params = { replicaRegion, replicaKeyArn: arn };
-  return { ReplicaKeyMetadata: core.metadata(rec), ReplicaPolicy: rec.policy, ReplicaTags: rec.tags };
+  // AWS's ReplicateKey answer carries no CurrentKeyMaterialId (DescribeKey on the replica does).
+  const { CurrentKeyMaterialId: _none, ...metadata } = core.metadata(rec);
+  return { ReplicaKeyMetadata: metadata, ReplicaPolicy: rec.policy, ReplicaTags: rec.tags };
 }
 
 export async function updatePrimaryRegion(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {

@@ -1,7 +1,7 @@
 /** Local KMS operations. Rotation: EnableKeyRotation/DisableKeyRotation, GetKeyRotationStatus, RotateKeyOnDemand, ListKeyRotations. */
 import { randomBytes } from 'node:crypto';
 import { AwsError } from '../../../edge/aws/errors.js';
-import { unsupportedOperation, validation } from '../errors.js';
+import { invalidState, unsupportedOperation, validation } from '../errors.js';
 import { Input } from '../input.js';
 import { type KeyRecord } from '../store.js';
 import { DAY, type Ctx, isPrimary, materialId, type KmsCore } from '../core.js';
@@ -19,9 +19,10 @@ function nextRotationOnEnable(k: KeyRecord, periodDays: number, now: number): nu
   return Math.max(now, last + periodDays * DAY);
 }
 
-function requireRotatable(core: KmsCore, key: KeyRecord): void {
-  if (key.keySpec !== 'SYMMETRIC_DEFAULT' || key.origin !== 'AWS_KMS') {
-    throw unsupportedOperation(`${core.arn(key)} does not support rotation (only symmetric keys with AWS_KMS origin do).`);
+/** Symmetric encryption keys rotate: automatically only with AWS_KMS origin, on demand also with imported (EXTERNAL) material. */
+function requireRotatable(core: KmsCore, key: KeyRecord, onDemand = false): void {
+  if (key.keySpec !== 'SYMMETRIC_DEFAULT' || (key.origin !== 'AWS_KMS' && !(onDemand && key.origin === 'EXTERNAL'))) {
+    throw unsupportedOperation(`${core.arn(key)} does not support ${onDemand ? 'on-demand' : 'automatic'} rotation.`);
   }
   if (!isPrimary(key)) {
     throw unsupportedOperation(`${core.arn(key)} is a multi-Region replica key; rotation is managed on its primary key in ${key.primaryRegion}.`);
@@ -53,7 +54,9 @@ export async function getKeyRotationStatus(core: KmsCore, ctx: Ctx, input: Input
     out.RotationPeriodInDays = key.rotation.periodDays;
     if (key.rotation.nextRotation !== undefined) out.NextRotationDate = key.rotation.nextRotation / 1000;
   }
-  if (key.rotation.onDemandStartedAt !== undefined) out.OnDemandRotationStartDate = key.rotation.onDemandStartedAt / 1000;
+  // OnDemandRotationStartDate is AWS's "rotation in progress" marker. Here RotateKeyOnDemand completes
+  // before it answers, so no rotation is ever in progress and the field is never returned (a client
+  // polling for it to disappear is done at once).
   return out;
 }
 
@@ -61,10 +64,28 @@ export async function rotateKeyOnDemand(core: KmsCore, ctx: Ctx, input: Input): 
   const key = await core.resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
   core.authorize(ctx, key, 'kms:RotateKeyOnDemand');
   core.requireEnabled(key);
-  requireRotatable(core, key);
+  requireRotatable(core, key, true);
   await core.mutate(key, (k) => {
     if (k.versions.filter((v) => v.rotationType === 'ON_DEMAND').length >= ON_DEMAND_ROTATION_LIMIT) {
       throw new AwsError('LimitExceededException', `${core.arn(k)} has reached the limit of ${ON_DEMAND_ROTATION_LIMIT} on-demand rotations.`);
+    }
+    if (k.origin === 'EXTERNAL') {
+      // Imported keys rotate to the new material imported for them (ImportType NEW_KEY_MATERIAL).
+      const p = k.pendingMaterial;
+      if (!p) throw invalidState(`${core.arn(k)} has no new key material to rotate to: import it with ImportType NEW_KEY_MATERIAL first.`);
+      const { pendingMaterial: _used, ...rest } = k;
+      const next: KeyRecord = {
+        ...rest,
+        versions: [
+          ...k.versions,
+          { version: k.versions.length + 1, material: p.material, fingerprint: p.fingerprint, createdAt: ctx.now, rotationType: 'ON_DEMAND', ...(p.description ? { description: p.description } : {}) },
+        ],
+        expirationModel: p.expirationModel,
+        rotation: { ...k.rotation, onDemandStartedAt: ctx.now },
+      };
+      if (p.validTo !== undefined) next.validTo = p.validTo;
+      else delete next.validTo;
+      return next;
     }
     return {
       ...k,
@@ -78,7 +99,7 @@ export async function rotateKeyOnDemand(core: KmsCore, ctx: Ctx, input: Input): 
 export async function listKeyRotations(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
   const key = await core.resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
   core.authorize(ctx, key, 'kms:ListKeyRotations');
-  requireRotatable(core, key);
+  requireRotatable(core, key, true);
   const limit = input.int('Limit', { min: 1, max: 1000 }) ?? 100;
   const rotations = key.versions.filter((v) => v.rotationType !== undefined);
   const marker = input.str('Marker');
