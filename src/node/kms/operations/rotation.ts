@@ -1,9 +1,9 @@
 /** Local KMS operations. Rotation: EnableKeyRotation/DisableKeyRotation, GetKeyRotationStatus, RotateKeyOnDemand, ListKeyRotations. */
 import { randomBytes } from 'node:crypto';
 import { AwsError } from '../../../edge/aws/errors.js';
-import { invalidState, unsupportedOperation, validation } from '../errors.js';
+import { invalidState, unsupportedOperation } from '../errors.js';
 import { Input } from '../input.js';
-import { type KeyRecord } from '../store.js';
+import { type KeyRecord, type KeyVersion } from '../store.js';
 import { DAY, type Ctx, isPrimary, materialId, type KmsCore } from '../core.js';
 
 const ON_DEMAND_ROTATION_LIMIT = 25;
@@ -96,22 +96,54 @@ export async function rotateKeyOnDemand(core: KmsCore, ctx: Ctx, input: Input): 
   return { KeyId: core.arn(key) };
 }
 
+/**
+ * ListKeyRotations: completed rotations (IncludeKeyMaterial ROTATIONS_ONLY, the default), or every key
+ * material with ALL_KEY_MATERIAL (the first one, and imported material pending rotation). Imported
+ * keys' entries say whether the material is imported (ImportState) and, for the current or pending
+ * material, its expiration.
+ */
 export async function listKeyRotations(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
-  const key = await core.resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+  const keyId = input.str('KeyId', { required: true });
+  const include = input.str('IncludeKeyMaterial', { enum: ['ALL_KEY_MATERIAL', 'ROTATIONS_ONLY'] }) ?? 'ROTATIONS_ONLY';
+  const limit = input.int('Limit', { min: 1, max: 1000 }) ?? 100;
+  const marker = input.str('Marker', { min: 1, max: 1024 });
+  const key = await core.resolve(ctx, keyId, { allowAlias: false });
   core.authorize(ctx, key, 'kms:ListKeyRotations');
   requireRotatable(core, key, true);
-  const limit = input.int('Limit', { min: 1, max: 1000 }) ?? 100;
-  const rotations = key.versions.filter((v) => v.rotationType !== undefined);
-  const marker = input.str('Marker');
+  const external = key.origin === 'EXTERNAL';
+  const last = key.versions[key.versions.length - 1];
+  const entries: Record<string, unknown>[] = [];
+  for (const v of key.versions) {
+    if (include === 'ROTATIONS_ONLY' && v.rotationType === undefined) continue;
+    const e: Record<string, unknown> = { KeyId: core.arn(key), KeyMaterialId: materialId(key, v) };
+    if (external && v.description) e.KeyMaterialDescription = v.description;
+    if (external) e.ImportState = v.deleted ? 'PENDING_IMPORT' : 'IMPORTED';
+    e.KeyMaterialState = v === last ? 'CURRENT' : 'NON_CURRENT';
+    if (external && v === last && !v.deleted && key.expirationModel) {
+      e.ExpirationModel = key.expirationModel;
+      if (key.validTo !== undefined) e.ValidTo = key.validTo / 1000;
+    }
+    if (v.rotationType !== undefined) {
+      e.RotationDate = v.createdAt / 1000;
+      e.RotationType = v.rotationType;
+    }
+    entries.push(e);
+  }
+  const p = key.pendingMaterial;
+  if (include === 'ALL_KEY_MATERIAL' && p) {
+    const e: Record<string, unknown> = { KeyId: core.arn(key), KeyMaterialId: materialId(key, { version: key.versions.length + 1 } as KeyVersion) };
+    if (p.description) e.KeyMaterialDescription = p.description;
+    e.ImportState = 'IMPORTED';
+    e.KeyMaterialState = 'PENDING_ROTATION';
+    e.ExpirationModel = p.expirationModel;
+    if (p.validTo !== undefined) e.ValidTo = p.validTo / 1000;
+    entries.push(e);
+  }
   const start = marker === undefined ? 0 : Number(marker);
-  if (!Number.isInteger(start) || start < 0) throw validation('Invalid Marker.');
-  const page = rotations.slice(start, start + limit);
-  const truncated = start + limit < rotations.length;
-  const out: Record<string, unknown> = {
-    Rotations: page.map((v) => ({ KeyId: core.arn(key), RotationDate: v.createdAt / 1000, RotationType: v.rotationType, KeyMaterialId: materialId(key, v) })),
-    Truncated: truncated,
-  };
+  if (!Number.isInteger(start) || start < 0) throw new AwsError('InvalidMarkerException', 'Invalid Marker.');
+  const page = entries.slice(start, start + limit);
+  const truncated = start + limit < entries.length;
+  const out: Record<string, unknown> = { Rotations: page, Truncated: truncated };
   if (truncated) out.NextMarker = String(start + limit);
   return out;
 }
-
