@@ -21,6 +21,7 @@ import {
   DecryptCommand,
   DeleteImportedKeyMaterialCommand,
   DeriveSharedSecretCommand,
+  DescribeCustomKeyStoresCommand,
   DescribeKeyCommand,
   EncryptCommand,
   GenerateDataKeyCommand,
@@ -448,5 +449,15 @@ describe('messages', () => {
       await wireError(wire.client.send(new VerifyMacCommand({ KeyId: mac, Message: te.encode('m'), Mac: new Uint8Array(32), MacAlgorithm: 'HMAC_SHA_256' }))),
       { type: 'KMSInvalidMacException', status: 400, message: '' },
     );
+  });
+});
+
+describe('out of scope, as the compatibility page says', () => {
+  test('custom key stores, CloudHSM/XKS origins, SM2/ML-DSA/Ed25519 keys: UnsupportedOperationException; custom key store operations: UnknownOperationException', async () => {
+    for (const input of [{ KeySpec: 'SM2' }, { KeySpec: 'ML_DSA_44', KeyUsage: 'SIGN_VERIFY' }, { KeySpec: 'ECC_NIST_EDWARDS25519', KeyUsage: 'SIGN_VERIFY' }, { Origin: 'AWS_CLOUDHSM' }, { Origin: 'EXTERNAL_KEY_STORE' }, { CustomKeyStoreId: 'cks-1234567890abcdef0' }] as const) {
+      await rejectsWith(kms.send(new CreateKeyCommand(input as never)), 'UnsupportedOperationException');
+    }
+    const e = await wireError(wire.client.send(new DescribeCustomKeyStoresCommand({})));
+    assert.deepEqual([e.type, e.status], ['UnknownOperationException', 400]);
   });
 });
