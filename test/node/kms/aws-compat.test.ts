@@ -17,12 +17,14 @@ import {
 } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import {
+  CreateGrantCommand,
   CreateKeyCommand,
   DecryptCommand,
   DeleteImportedKeyMaterialCommand,
   DeriveSharedSecretCommand,
   DescribeCustomKeyStoresCommand,
   DescribeKeyCommand,
+  EnableKeyRotationCommand,
   EncryptCommand,
   GenerateDataKeyCommand,
   GenerateDataKeyPairCommand,
@@ -33,11 +35,14 @@ import {
   GetPublicKeyCommand,
   ImportKeyMaterialCommand,
   ListKeyRotationsCommand,
+  ListResourceTagsCommand,
   ReEncryptCommand,
   ReplicateKeyCommand,
   RotateKeyOnDemandCommand,
+  ScheduleKeyDeletionCommand,
   SignCommand,
   TagResourceCommand,
+  UpdateKeyDescriptionCommand,
   VerifyCommand,
   VerifyMacCommand,
   type DataKeyPairSpec,
@@ -409,6 +414,13 @@ describe('validation and its order', () => {
     await rejectsWith(kms.send(new EncryptCommand({ KeyId: missing, Plaintext: new Uint8Array(4097) })), 'ValidationException');
     await rejectsWith(kms.send(new GenerateDataKeyCommand({ KeyId: missing, NumberOfBytes: 2000 })), 'ValidationException');
     await rejectsWith(kms.send(new GenerateMacCommand({ KeyId: missing, Message: te.encode('m'), MacAlgorithm: 'HMAC_MD5' as never })), 'ValidationException');
+    await rejectsWith(kms.send(new ScheduleKeyDeletionCommand({ KeyId: missing, PendingWindowInDays: 6 })), 'ValidationException');
+    await rejectsWith(kms.send(new EnableKeyRotationCommand({ KeyId: missing, RotationPeriodInDays: 10 })), 'ValidationException');
+    await rejectsWith(kms.send(new UpdateKeyDescriptionCommand({ KeyId: missing, Description: 'd'.repeat(8193) })), 'ValidationException');
+    await rejectsWith(kms.send(new TagResourceCommand({ KeyId: missing, Tags: [{ TagKey: '', TagValue: 'v' }] })), 'ValidationException');
+    await rejectsWith(kms.send(new ListResourceTagsCommand({ KeyId: missing, Limit: 51 })), 'ValidationException');
+    await rejectsWith(kms.send(new ReplicateKeyCommand({ KeyId: missing, ReplicaRegion: 'Nowhere' })), 'ValidationException');
+    await rejectsWith(kms.send(new CreateGrantCommand({ KeyId: missing, GranteePrincipal: 'arn:aws:iam::111122223333:role/x', Operations: ['Fly' as never] })), 'ValidationException');
     await rejectsWith(kms.send(new EncryptCommand({ KeyId: missing, Plaintext: te.encode('m') })), 'NotFoundException');
   });
 });

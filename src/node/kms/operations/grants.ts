@@ -56,7 +56,7 @@ function grantJson(core: KmsCore, g: GrantRecord, key: KeyRecord): Record<string
 }
 
 export async function createGrant(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
-  const key = await core.resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+  const keyIdInput = input.str('KeyId', { required: true });
   const grantee = principalInput(core, input, 'GranteePrincipal', true)!;
   const retiring = principalInput(core, input, 'RetiringPrincipal', false);
   const listed = input.list('Operations', (x) => {
@@ -75,6 +75,7 @@ export async function createGrant(core: KmsCore, ctx: Ctx, input: Input): Promis
     const bad = operations.filter((o) => NO_CONTEXT_OPERATIONS.has(o));
     if (bad.length > 0) throw validation(`Grant constraints are not supported with operations that take no encryption context (${bad.join(', ')}).`);
   }
+  const key = await core.resolve(ctx, keyIdInput, { allowAlias: false });
   const allowed = grantOperationsFor(key);
   const invalid = operations.filter((o) => !allowed.has(o));
   if (invalid.length > 0) throw validation(`${invalid.join(', ')} ${invalid.length === 1 ? 'is' : 'are'} not valid for ${core.arn(key)} (${key.keySpec}, ${key.keyUsage}).`);
@@ -138,9 +139,10 @@ function paginate<T>(core: KmsCore, input: Input, all: T[], maxLimit: number, de
 }
 
 export async function listGrants(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
-  const key = await core.resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+  const keyIdInput = input.str('KeyId', { required: true });
   const grantId = input.str('GrantId', { min: 1, max: 128 });
   const grantee = principalInput(core, input, 'GranteePrincipal', false);
+  const key = await core.resolve(ctx, keyIdInput, { allowAlias: false });
   core.authorize(ctx, key, 'kms:ListGrants');
   if (grantId !== undefined && !GRANT_ID_RE.test(grantId)) throw new AwsError('InvalidGrantIdException', `Grant id ${grantId} is not valid.`);
   const all = core.grants
@@ -209,8 +211,9 @@ export async function retireGrant(core: KmsCore, ctx: Ctx, input: Input): Promis
 }
 
 export async function revokeGrant(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
-  const key = await core.resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+  const keyIdInput = input.str('KeyId', { required: true });
   const grantId = input.str('GrantId', { required: true, min: 1, max: 128 });
+  const key = await core.resolve(ctx, keyIdInput, { allowAlias: false });
   core.authorize(ctx, key, 'kms:RevokeGrant');
   ctx.audit.params = { grantId };
   const grant = GRANT_ID_RE.test(grantId) ? core.grants.find(key.region, key.account, grantId) : undefined;

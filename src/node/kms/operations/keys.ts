@@ -68,7 +68,8 @@ export async function createKey(core: KmsCore, ctx: Ctx, input: Input): Promise<
 }
 
 export async function describeKey(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
-  const key = await core.resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: true });
+  const keyIdInput = input.str('KeyId', { required: true });
+  const key = await core.resolve(ctx, keyIdInput, { allowAlias: true });
   core.authorize(ctx, key, 'kms:DescribeKey');
   return { KeyMetadata: core.metadata(key) };
 }
@@ -91,8 +92,9 @@ export async function listKeys(core: KmsCore, ctx: Ctx, input: Input): Promise<R
 }
 
 export async function updateKeyDescription(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
-  const key = await core.resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+  const keyIdInput = input.str('KeyId', { required: true });
   const description = input.str('Description', { required: true, max: 8192 });
+  const key = await core.resolve(ctx, keyIdInput, { allowAlias: false });
   core.authorize(ctx, key, 'kms:UpdateKeyDescription');
   core.requireNotPendingDeletion(key);
   await core.mutate(key, (k) => ({ ...k, description }));
@@ -100,7 +102,8 @@ export async function updateKeyDescription(core: KmsCore, ctx: Ctx, input: Input
 }
 
 export async function setEnabled(core: KmsCore, ctx: Ctx, input: Input, enabled: boolean): Promise<Record<string, unknown>> {
-  const key = await core.resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+  const keyIdInput = input.str('KeyId', { required: true });
+  const key = await core.resolve(ctx, keyIdInput, { allowAlias: false });
   core.authorize(ctx, key, enabled ? 'kms:EnableKey' : 'kms:DisableKey');
   const state = keyState(key);
   if (state === 'PendingDeletion' || state === 'PendingImport') throw invalidState(`${core.arn(key)} is ${state}.`);
@@ -118,8 +121,9 @@ export async function setEnabled(core: KmsCore, ctx: Ctx, input: Input, enabled:
 }
 
 export async function scheduleKeyDeletion(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
-  const key = await core.resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+  const keyIdInput = input.str('KeyId', { required: true });
   const days = input.int('PendingWindowInDays', { min: 7, max: 30 }) ?? 30;
+  const key = await core.resolve(ctx, keyIdInput, { allowAlias: false });
   core.authorize(ctx, key, 'kms:ScheduleKeyDeletion');
   core.requireNotPendingDeletion(key);
   const deletionDate = ctx.now + days * DAY;
@@ -131,7 +135,8 @@ export async function scheduleKeyDeletion(core: KmsCore, ctx: Ctx, input: Input)
 }
 
 export async function cancelKeyDeletion(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
-  const key = await core.resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+  const keyIdInput = input.str('KeyId', { required: true });
+  const key = await core.resolve(ctx, keyIdInput, { allowAlias: false });
   core.authorize(ctx, key, 'kms:CancelKeyDeletion');
   if (!key.pendingDeletion) throw invalidState(`${core.arn(key)} is not pending deletion.`);
   await core.mutate(key, (k) => {

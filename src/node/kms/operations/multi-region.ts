@@ -7,11 +7,12 @@ import { isValidRegion, type KeyRecord } from '../store.js';
 import { type Ctx, isPrimary, dedupeTags, type KmsCore } from '../core.js';
 
 export async function replicateKey(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
-  const key = await core.resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+  const keyIdInput = input.str('KeyId', { required: true });
   const replicaRegion = input.str('ReplicaRegion', { required: true, min: 1, max: 32 });
   if (!isValidRegion(replicaRegion)) throw constraint('ReplicaRegion', 'Member must satisfy regular expression pattern: ^([a-z]+-){2,3}\\d+$');
   const description = input.str('Description', { max: 8192 });
   const tags = core.tags(input) ?? [];
+  const key = await core.resolve(ctx, keyIdInput, { allowAlias: false });
   core.authorize(ctx, key, 'kms:ReplicateKey', { 'kms:ReplicaRegion': replicaRegion });
   if (!key.multiRegion) throw unsupportedOperation(`${core.arn(key)} is not a multi-Region key.`);
   if (!isPrimary(key)) throw unsupportedOperation(`${core.arn(key)} is a replica; replicate its primary key in ${key.primaryRegion}.`);
@@ -54,8 +55,9 @@ export async function replicateKey(core: KmsCore, ctx: Ctx, input: Input): Promi
 }
 
 export async function updatePrimaryRegion(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
-  const key = await core.resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+  const keyIdInput = input.str('KeyId', { required: true });
   const region = input.str('PrimaryRegion', { required: true, min: 1, max: 32 });
+  const key = await core.resolve(ctx, keyIdInput, { allowAlias: false });
   core.authorize(ctx, key, 'kms:UpdatePrimaryRegion', { 'kms:PrimaryRegion': region });
   if (!key.multiRegion) throw unsupportedOperation(`${core.arn(key)} is not a multi-Region key.`);
   if (!isPrimary(key)) throw unsupportedOperation(`${core.arn(key)} is not the primary key; call UpdatePrimaryRegion in ${key.primaryRegion}.`);

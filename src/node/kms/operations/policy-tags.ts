@@ -12,16 +12,18 @@ function policyName(core: KmsCore, input: Input): string {
 }
 
 export async function getKeyPolicy(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
-  const key = await core.resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+  const keyIdInput = input.str('KeyId', { required: true });
   const name = policyName(core, input);
+  const key = await core.resolve(ctx, keyIdInput, { allowAlias: false });
   core.authorize(ctx, key, 'kms:GetKeyPolicy');
   return { Policy: key.policy, PolicyName: name };
 }
 
 export async function putKeyPolicy(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
-  const key = await core.resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+  const keyIdInput = input.str('KeyId', { required: true });
   policyName(core, input);
   const text = input.str('Policy', { required: true, min: 1, max: 32768 });
+  const key = await core.resolve(ctx, keyIdInput, { allowAlias: false });
   core.authorize(ctx, key, 'kms:PutKeyPolicy');
   core.requireNotPendingDeletion(key);
   core.checkPolicyText(ctx, text, input.bool('BypassPolicyLockoutSafetyCheck'), core.arn(key));
@@ -30,15 +32,17 @@ export async function putKeyPolicy(core: KmsCore, ctx: Ctx, input: Input): Promi
 }
 
 export async function listKeyPolicies(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
-  const key = await core.resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+  const keyIdInput = input.str('KeyId', { required: true });
+  const key = await core.resolve(ctx, keyIdInput, { allowAlias: false });
   core.authorize(ctx, key, 'kms:ListKeyPolicies');
   return { PolicyNames: ['default'], Truncated: false };
 }
 
 export async function tagResource(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
-  const key = await core.resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+  const keyIdInput = input.str('KeyId', { required: true });
   const tags = core.tags(input);
   if (!tags) throw constraint('Tags', 'Member must not be null');
+  const key = await core.resolve(ctx, keyIdInput, { allowAlias: false });
   core.authorize(ctx, key, 'kms:TagResource');
   core.requireNotPendingDeletion(key);
   await core.mutate(key, (k) => {
@@ -50,12 +54,13 @@ export async function tagResource(core: KmsCore, ctx: Ctx, input: Input): Promis
 }
 
 export async function untagResource(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
-  const key = await core.resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+  const keyIdInput = input.str('KeyId', { required: true });
   const keys = input.list('TagKeys', (x) => {
     if (typeof x !== 'string') throw new AwsError('TagException', 'TagKeys must be strings.');
     return x;
   });
   if (!keys) throw constraint('TagKeys', 'Member must not be null');
+  const key = await core.resolve(ctx, keyIdInput, { allowAlias: false });
   core.authorize(ctx, key, 'kms:UntagResource');
   core.requireNotPendingDeletion(key);
   await core.mutate(key, (k) => ({ ...k, tags: k.tags.filter((t) => !keys.includes(t.TagKey)) }));
@@ -63,9 +68,10 @@ export async function untagResource(core: KmsCore, ctx: Ctx, input: Input): Prom
 }
 
 export async function listResourceTags(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
-  const key = await core.resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+  const keyIdInput = input.str('KeyId', { required: true });
   const limit = input.int('Limit', { min: 1, max: 50 }) ?? 50;
   const marker = input.str('Marker');
+  const key = await core.resolve(ctx, keyIdInput, { allowAlias: false });
   core.authorize(ctx, key, 'kms:ListResourceTags');
   const start = marker === undefined ? 0 : Number(marker);
   if (!Number.isInteger(start) || start < 0) throw new AwsError('InvalidMarkerException', 'Invalid Marker.');

@@ -30,8 +30,10 @@ function requireRotatable(core: KmsCore, key: KeyRecord, onDemand = false): void
 }
 
 export async function setRotation(core: KmsCore, ctx: Ctx, input: Input, enabled: boolean): Promise<Record<string, unknown>> {
-  const key = await core.resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
-  const period = enabled ? (input.int('RotationPeriodInDays', { min: 90, max: 2560 }) ?? 365) : key.rotation.periodDays;
+  const keyIdInput = input.str('KeyId', { required: true });
+  // Only EnableKeyRotation takes a period (DisableKeyRotation keeps the key's).
+  const period = enabled ? (input.int('RotationPeriodInDays', { min: 90, max: 2560 }) ?? 365) : 0;
+  const key = await core.resolve(ctx, keyIdInput, { allowAlias: false });
   core.authorize(ctx, key, enabled ? 'kms:EnableKeyRotation' : 'kms:DisableKeyRotation');
   core.requireEnabled(key);
   requireRotatable(core, key);
@@ -45,7 +47,8 @@ export async function setRotation(core: KmsCore, ctx: Ctx, input: Input, enabled
 }
 
 export async function getKeyRotationStatus(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
-  const key = await core.resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+  const keyIdInput = input.str('KeyId', { required: true });
+  const key = await core.resolve(ctx, keyIdInput, { allowAlias: false });
   core.authorize(ctx, key, 'kms:GetKeyRotationStatus');
   core.requireNotPendingDeletion(key);
   if (key.keySpec !== 'SYMMETRIC_DEFAULT') throw unsupportedOperation(`${core.arn(key)} is not a symmetric encryption key; it has no rotation status.`);
@@ -61,7 +64,8 @@ export async function getKeyRotationStatus(core: KmsCore, ctx: Ctx, input: Input
 }
 
 export async function rotateKeyOnDemand(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
-  const key = await core.resolve(ctx, input.str('KeyId', { required: true }), { allowAlias: false });
+  const keyIdInput = input.str('KeyId', { required: true });
+  const key = await core.resolve(ctx, keyIdInput, { allowAlias: false });
   core.authorize(ctx, key, 'kms:RotateKeyOnDemand');
   core.requireEnabled(key);
   requireRotatable(core, key, true);
