@@ -165,6 +165,14 @@ describe('DeriveSharedSecret (KEY_AGREEMENT keys)', () => {
     await rejectsWith(kms.send(new CreateKeyCommand({ KeySpec: 'ECC_SECG_P256K1', KeyUsage: 'KEY_AGREEMENT' })), 'ValidationException');
     await rejectsWith(kms.send(new CreateKeyCommand({ KeySpec: 'RSA_2048', KeyUsage: 'KEY_AGREEMENT' })), 'ValidationException');
   });
+
+  test('grants on a KEY_AGREEMENT key may allow DeriveSharedSecret and GetPublicKey (and not Sign)', async () => {
+    const id = (await kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P384', KeyUsage: 'KEY_AGREEMENT' }))).KeyMetadata!.KeyId!;
+    const grantee = `arn:aws:iam::${ACCOUNT}:role/agree`;
+    const g = await kms.send(new CreateGrantCommand({ KeyId: id, GranteePrincipal: grantee, Operations: ['DeriveSharedSecret', 'GetPublicKey'] }));
+    assert.ok(g.GrantId);
+    await rejectsWith(kms.send(new CreateGrantCommand({ KeyId: id, GranteePrincipal: grantee, Operations: ['Sign'] })), 'ValidationException');
+  });
 });
 
 describe('key specs ECC_NIST_P521, ECC_SECG_P256K1, HMAC_224', () => {

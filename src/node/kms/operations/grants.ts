@@ -17,6 +17,8 @@ function grantOperationsFor(key: KeyRecord): Set<string> {
     ops.push('Sign', 'Verify', 'GetPublicKey');
   } else if (key.keyUsage === 'GENERATE_VERIFY_MAC') {
     ops.push('GenerateMac', 'VerifyMac');
+  } else if (key.keyUsage === 'KEY_AGREEMENT') {
+    ops.push('DeriveSharedSecret', 'GetPublicKey');
   }
   return new Set(ops);
 }
