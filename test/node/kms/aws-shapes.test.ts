@@ -319,3 +319,17 @@ test('every operation the local KMS serves is covered above, and each is an AWS 
   assert.deepEqual(served.filter((op) => !covered.has(op)), [], 'operations without a shape check');
   assert.deepEqual(served.filter((op) => !MODEL.has(`${op}Request`)), [], 'operations AWS KMS does not have');
 });
+
+test('pattern and list constraints name the value too', async () => {
+  const id = (await send<K.CreateKeyCommandOutput>(new K.CreateKeyCommand({}))).KeyMetadata!.KeyId!;
+  await expectError(
+    new K.CreateAliasCommand({ AliasName: 'nope', TargetKeyId: id }),
+    'ValidationException',
+    "1 validation error detected: Value 'nope' at 'aliasName' failed to satisfy constraint: Member must satisfy regular expression pattern: ^alias/[a-zA-Z0-9/_-]+$",
+  );
+  await expectError(
+    new K.CreateGrantCommand({ KeyId: id, GranteePrincipal: `arn:aws:iam::${ACCOUNT}:role/x`, Operations: ['Decrypt', 'Fly' as K.GrantOperation] }),
+    'ValidationException',
+    /^1 validation error detected: Value '\[Decrypt, Fly\]' at 'operations' failed to satisfy constraint: Member must satisfy constraint: \[Member must satisfy enum value set: \[Decrypt, /,
+  );
+});

@@ -9,7 +9,7 @@ const ALIAS_RE = /^alias\/[a-zA-Z0-9/_-]+$/;
 
 function aliasName(core: KmsCore, input: Input): string {
   const name = input.str('AliasName', { required: true, min: 1, max: 256 });
-  if (!ALIAS_RE.test(name)) throw constraint('AliasName', 'Member must satisfy regular expression pattern: ^alias/[a-zA-Z0-9/_-]+$');
+  if (!ALIAS_RE.test(name)) throw constraint('AliasName', 'Member must satisfy regular expression pattern: ^alias/[a-zA-Z0-9/_-]+$', name);
   if (name.startsWith('alias/aws/')) throw new AwsError('NotAuthorizedException', 'Alias names beginning with alias/aws/ are reserved for AWS managed keys.');
   return name;
 }

@@ -118,7 +118,7 @@ export async function generateDataKeyPair(core: KmsCore, ctx: Ctx, input: Input,
 
 export async function generateRandom(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
   const n = input.int('NumberOfBytes', { min: 1, max: 1024 });
-  if (n === undefined) throw constraint('NumberOfBytes', 'Member must not be null');
+  if (n === undefined) throw constraint('NumberOfBytes', 'Member must not be null', null);
   if (input.has('CustomKeyStoreId')) throw unsupportedOperation('Custom key stores are not supported by the local KMS.');
   ctx.audit.params = { numberOfBytes: n };
   return { Plaintext: randomBytesFast(n).toString('base64') };

@@ -25,7 +25,7 @@ function grantOperationsFor(key: KeyRecord): Set<string> {
 
 function principalInput(core: KmsCore, input: Input, name: string, required: boolean): string | undefined {
   const v = required ? input.str(name, { required: true, min: 1, max: 256 }) : input.str(name, { min: 1, max: 256 });
-  if (v !== undefined && !/^[\w+=,.@:/-]+$/.test(v)) throw constraint(name, 'Member must satisfy regular expression pattern: ^[\\w+=,.@:/-]+$');
+  if (v !== undefined && !/^[\w+=,.@:/-]+$/.test(v)) throw constraint(name, 'Member must satisfy regular expression pattern: ^[\\w+=,.@:/-]+$', v);
   return v;
 }
 
@@ -61,17 +61,15 @@ export async function createGrant(core: KmsCore, ctx: Ctx, input: Input): Promis
   const keyIdInput = input.str('KeyId', { required: true });
   const grantee = principalInput(core, input, 'GranteePrincipal', true)!;
   const retiring = principalInput(core, input, 'RetiringPrincipal', false);
-  const listed = input.list('Operations', (x) => {
-    if (typeof x !== 'string' || !(GRANT_OPERATIONS as readonly string[]).includes(x)) {
-      throw constraint('Operations', `Member must satisfy constraint: [Member must satisfy enum value set: [${GRANT_OPERATIONS.join(', ')}]]`);
-    }
-    return x;
-  });
-  if (!listed) throw constraint('Operations', 'Member must not be null');
+  const listed = input.list('Operations', (x) => x as string);
+  if (listed && !listed.every((x) => typeof x === 'string' && (GRANT_OPERATIONS as readonly string[]).includes(x))) {
+    throw constraint('Operations', `Member must satisfy constraint: [Member must satisfy enum value set: [${GRANT_OPERATIONS.join(', ')}]]`, `[${listed.join(', ')}]`);
+  }
+  if (!listed) throw constraint('Operations', 'Member must not be null', null);
   if (listed.length === 0) throw constraint('Operations', 'Member must have length greater than or equal to 1');
   const operations = [...new Set(listed)];
   const name = input.str('Name', { min: 1, max: 256 });
-  if (name !== undefined && !/^[a-zA-Z0-9:/_-]+$/.test(name)) throw constraint('Name', 'Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$');
+  if (name !== undefined && !/^[a-zA-Z0-9:/_-]+$/.test(name)) throw constraint('Name', 'Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$', name);
   const constraints = readConstraints(core, input);
   if (constraints) {
     const bad = operations.filter((o) => NO_CONTEXT_OPERATIONS.has(o));

@@ -9,7 +9,7 @@ import { type Ctx, isPrimary, dedupeTags, type KmsCore } from '../core.js';
 export async function replicateKey(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
   const keyIdInput = input.str('KeyId', { required: true });
   const replicaRegion = input.str('ReplicaRegion', { required: true, min: 1, max: 32 });
-  if (!isValidRegion(replicaRegion)) throw constraint('ReplicaRegion', 'Member must satisfy regular expression pattern: ^([a-z]+-){2,3}\\d+$');
+  if (!isValidRegion(replicaRegion)) throw constraint('ReplicaRegion', 'Member must satisfy regular expression pattern: ^([a-z]+-){2,3}\\d+$', replicaRegion);
   const description = input.str('Description', { max: 8192 });
   const tags = core.tags(input) ?? [];
   const key = await core.resolve(ctx, keyIdInput, { allowAlias: false });

@@ -41,7 +41,7 @@ export async function listKeyPolicies(core: KmsCore, ctx: Ctx, input: Input): Pr
 export async function tagResource(core: KmsCore, ctx: Ctx, input: Input): Promise<Record<string, unknown>> {
   const keyIdInput = input.str('KeyId', { required: true });
   const tags = core.tags(input);
-  if (!tags) throw constraint('Tags', 'Member must not be null');
+  if (!tags) throw constraint('Tags', 'Member must not be null', null);
   const key = await core.resolve(ctx, keyIdInput, { allowAlias: false });
   core.authorize(ctx, key, 'kms:TagResource');
   core.requireNotPendingDeletion(key);
@@ -59,7 +59,7 @@ export async function untagResource(core: KmsCore, ctx: Ctx, input: Input): Prom
     if (typeof x !== 'string') throw new AwsError('TagException', 'TagKeys must be strings.');
     return x;
   });
-  if (!keys) throw constraint('TagKeys', 'Member must not be null');
+  if (!keys) throw constraint('TagKeys', 'Member must not be null', null);
   const key = await core.resolve(ctx, keyIdInput, { allowAlias: false });
   core.authorize(ctx, key, 'kms:UntagResource');
   core.requireNotPendingDeletion(key);
