@@ -39,18 +39,23 @@ const FIELDS = [
   'TargetKeyId', 'Description', 'Policy', 'PolicyName', 'Tags', 'TagKeys', 'Limit', 'Marker', 'PendingWindowInDays', 'Message',
   'MessageType', 'SigningAlgorithm', 'Signature', 'MacAlgorithm', 'Mac', 'DestinationKeyId', 'SourceEncryptionContext',
   'KeyUsage', 'Origin', 'RotationPeriodInDays', 'WrappingAlgorithm', 'WrappingKeySpec', 'ImportToken', 'EncryptedKeyMaterial',
-  'ExpirationModel', 'ValidTo', 'DryRun', 'MultiRegion', 'BypassPolicyLockoutSafetyCheck',
+  'ExpirationModel', 'ValidTo', 'DryRun', 'MultiRegion', 'BypassPolicyLockoutSafetyCheck', 'KeyPairSpec', 'KeyAgreementAlgorithm',
+  'PublicKey', 'ImportType', 'KeyMaterialId', 'KeyMaterialDescription', 'IncludeKeyMaterial', 'Operations', 'GranteePrincipal',
 ];
 const OPS = [
   'DescribeKey', 'ListKeys', 'UpdateKeyDescription', 'CreateAlias', 'UpdateAlias', 'DeleteAlias', 'ListAliases', 'EnableKey',
   'DisableKey', 'CancelKeyDeletion', 'EnableKeyRotation', 'DisableKeyRotation', 'GetKeyRotationStatus', 'GetKeyPolicy',
   'PutKeyPolicy', 'GenerateDataKey', 'GenerateDataKeyWithoutPlaintext', 'GenerateRandom', 'Encrypt', 'Decrypt', 'ReEncrypt',
   'GetPublicKey', 'Sign', 'Verify', 'GenerateMac', 'VerifyMac', 'TagResource', 'UntagResource', 'ListResourceTags',
-  'ListKeyRotations', 'NoSuchOperation',
+  'ListKeyRotations', 'GenerateDataKeyPair', 'GenerateDataKeyPairWithoutPlaintext', 'DeriveSharedSecret', 'ImportKeyMaterial',
+  'DeleteImportedKeyMaterial', 'GetParametersForImport', 'CreateGrant', 'ListGrants', 'NoSuchOperation',
 ];
 
 const value = fc.oneof(
-  fc.constantFrom('alias/fuzz', 'AAAA', '', 'alias/', 'arn:aws:kms:us-east-1:111122223333:key/x', 'SYMMETRIC_DEFAULT', 'AES_256', 'RSA_2048'),
+  fc.constantFrom(
+    'alias/fuzz', 'AAAA', '', 'alias/', 'arn:aws:kms:us-east-1:111122223333:key/x', 'SYMMETRIC_DEFAULT', 'AES_256', 'RSA_2048', 'ECC_NIST_P521',
+    'ECC_SECG_P256K1', 'HMAC_224', 'KEY_AGREEMENT', 'ECDH', 'DIGEST', 'NEW_KEY_MATERIAL', 'ALL_KEY_MATERIAL', 'EXTERNAL',
+  ),
   fc.string({ maxLength: 20 }),
   fc.integer({ min: -5, max: 5000 }),
   fc.boolean(),
