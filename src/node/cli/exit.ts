@@ -13,4 +13,9 @@ export const EXIT = {
   AUTH: 3,
   /** The input is not a valid envelope, or failed authentication (tampered, truncated). */
   INVALID_INPUT: 4,
+  /**
+   * A check ran and found something: \`policy check\` findings at or above \`--fail-on\`, \`audit
+   * watch --once\` alerts, an \`audit report\` over a file whose chain does not verify.
+   */
+  FINDINGS: 5,
 } as const;

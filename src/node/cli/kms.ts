@@ -13,7 +13,13 @@ Options:
   --seed <file>     seed file (keys, aliases, policies) applied at start, idempotently
   --region <name>   default region (default us-east-1, or SEALBOX_KMS_REGION)
   --account <id>    default account (default 111122223333, or SEALBOX_KMS_ACCOUNT)
+  --admin <arn,…>   admin principals (globs) for the key-policy check at start (account roots
+                    are admins already)
   -h, --help        this help
+
+At start every key's policy is checked (as \`sealbox policy check --kind kms\` does; a key tagged
+tenant=<name> must condition on the encryption context) and each finding is printed as a warning
+on stderr. The server starts anyway.
 
 Environment:
   SEALBOX_ROOT_KEY                 base64 32-byte root key (else <data>/root.key, created 0600)
@@ -32,6 +38,7 @@ export async function run(argv: string[]): Promise<number> {
       seed: { type: 'string' },
       region: { type: 'string' },
       account: { type: 'string' },
+      admin: { type: 'string' },
     },
     HELP,
   );
@@ -68,5 +75,13 @@ export async function run(argv: string[]): Promise<number> {
       `  AWS_ENDPOINT_URL_KMS=${server.url}`,
     ].join('\n'),
   );
+  const { warnPolicy, commaList } = await import('../ops/policy-check.js');
+  const admins = commaList(values.admin);
+  for (const key of server.kms.keyPolicies()) {
+    const options: Parameters<typeof warnPolicy>[3] = { kind: 'kms' };
+    if (admins) options.adminPrincipals = admins;
+    if (key.tags.tenant !== undefined) options.tenant = key.tags.tenant;
+    warnPolicy('kms', `key ${key.aliases[0] ?? key.arn}`, key.policy, options);
+  }
   return serveUntilSignal('kms', () => server.close());
 }

@@ -20,7 +20,8 @@ export const commands: Record<string, CliCommand> = {
   rewrap: { summary: 'move an envelope to another key (header only; payload unchanged)', load: () => import('./rewrap.js') },
   keys: { summary: 'KMS keys: create, list, describe, enable, disable, rotate, alias, policy…', load: () => import('./keys.js') },
   kms: { summary: 'local KMS (AWS KMS JSON API) for development and tests', load: () => import('./kms.js') },
-  audit: { summary: 'verify or tail a hash-chained audit file', load: () => import('./audit.js') },
+  audit: { summary: 'verify, tail, report on or watch hash-chained audit files', load: () => import('./audit.js') },
+  policy: { summary: 'check a proxy policy or key policy for wide-open or dead statements', load: () => import('./policy.js') },
 };
 
 export function usage(): string {

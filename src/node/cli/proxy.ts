@@ -16,11 +16,15 @@ Options:
                        audit); required
   -p, --port <n>       port to listen on (default 4600; 0 picks a free one)
       --host <addr>    address to bind (default 127.0.0.1)
+      --claims <a,b>   claim names your JWT issuer sets, for the policy check at start
   -h, --help           this help
 
 Several instances share their replay cache and rate limits through Redis with
 "state": { "redis": { "url": "redis://host:6379", "keyPrefix": "sealbox:" } } and name themselves in
 their audit records with "instanceId" (docs/deployment-shared-state.md).
+
+At start the policy is checked (as \`sealbox policy check --kind proxy\` does) and each finding is
+printed as a warning on stderr; the proxy starts anyway.
 
 Secrets may come from the environment: upstream credentials from AWS_ACCESS_KEY_ID /
 AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN when the file has none; "secretEnv" in auth.jwt and
@@ -34,6 +38,7 @@ export async function run(argv: string[]): Promise<number> {
       config: { type: 'string', short: 'c' },
       port: { type: 'string', short: 'p' },
       host: { type: 'string' },
+      claims: { type: 'string' },
     },
     HELP,
   );
@@ -47,13 +52,17 @@ export async function run(argv: string[]): Promise<number> {
   const host = values.host ?? '127.0.0.1';
   const { loadProxyConfig, startProxyServer } = await import('../proxy/node.js');
   let server;
+  let config;
   try {
-    const config = await loadProxyConfig(values.config);
+    config = await loadProxyConfig(values.config);
     server = await startProxyServer({ config, port, host });
   } catch (e) {
     reportListenError('proxy', e, host, port);
     return (e as Error).name === 'ProxyConfigError' ? EXIT.USAGE : EXIT.FAILURE;
   }
   console.log(`Sealbox proxy: ${server.url}${server.auditPath ? `  (audit: ${server.auditPath})` : ''}`);
+  const { warnPolicy, commaList } = await import('../ops/policy-check.js');
+  const claims = commaList(values.claims);
+  warnPolicy('proxy', 'policy', config.policy, claims ? { kind: 'proxy', claims } : { kind: 'proxy' });
   return serveUntilSignal('proxy', () => server.close());
 }

@@ -3,7 +3,8 @@
  *
  * - `alias/tenant-a`, `alias/tenant-b`: one symmetric key per tenant. Their key policies let the
  *   account (the proxy's credential) use them, and deny any use whose encryption context does not
- *   name the key's tenant: tenant isolation holds in the KMS too, not only in the proxy.
+ *   name the key's tenant (encrypt, decrypt, data keys and key pairs, rewrapping into or out of the
+ *   key): tenant isolation holds in the KMS too, not only in the proxy.
  * - `alias/demo-offline`: an RSA-2048 key (RSAES_OAEP_SHA_256). The page encrypts with its public
  *   key alone (no KMS call); decrypting goes through the proxy, which checks the commitment and
  *   applies the tenant rule to the context the commitment authenticates.
@@ -34,7 +35,9 @@ export function demoSeed(account: string): SeedFile {
               Sid: 'OnlyThisTenantsContext',
               Effect: 'Deny',
               Principal: '*',
-              Action: ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey', 'kms:GenerateDataKeyWithoutPlaintext'],
+              // Every action that takes a context: rewrapping into or out of the key, and data key
+              // pairs, too (\`sealbox policy check\`'s context-deny-gap).
+              Action: ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey*', 'kms:ReEncrypt*'],
               Resource: '*',
               Condition: { StringNotEquals: { 'kms:EncryptionContext:tenant': tenant } },
             },

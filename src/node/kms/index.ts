@@ -78,6 +78,8 @@ export interface LocalKms {
   readonly auditPath: string | undefined;
   /** Operations this KMS implements (`TrentService.<name>`). */
   readonly operations: string[];
+  /** Every key's policy, with its ARN, aliases and tags (what `sealbox kms` checks at start). */
+  keyPolicies(): Array<{ arn: string; aliases: string[]; tags: Record<string, string>; policy: string }>;
 }
 
 export async function createLocalKms(options: LocalKmsOptions): Promise<LocalKms> {
@@ -145,6 +147,16 @@ export async function createLocalKms(options: LocalKmsOptions): Promise<LocalKms
     dataDir: options.dataDir,
     auditPath,
     operations: handler.operations,
+    keyPolicies: () =>
+      store
+        .allKeys()
+        .map((k) => ({
+          arn: `arn:aws:kms:${k.region}:${k.account}:key/${k.keyId}`,
+          aliases: [...store.aliases(k.region, k.account)].filter(([, a]) => a.target === k.keyId).map(([name]) => name).sort(),
+          tags: Object.fromEntries(k.tags.map((t) => [t.TagKey, t.TagValue])),
+          policy: k.policy,
+        }))
+        .sort((a, b) => (a.arn < b.arn ? -1 : a.arn > b.arn ? 1 : 0)),
   };
 }
 
