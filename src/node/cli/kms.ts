@@ -13,6 +13,13 @@ Options:
   --seed <file>     seed file (keys, aliases, policies) applied at start, idempotently
   --region <name>   default region (default us-east-1, or SEALBOX_KMS_REGION)
   --account <id>    default account (default 111122223333, or SEALBOX_KMS_ACCOUNT)
+  --metrics         serve Prometheus metrics on GET /metrics (off by default)
+  --metrics-token-env <VAR>
+                    require \`Authorization: Bearer <token>\` on /metrics, the token read from
+                    the environment variable VAR (kept out of the process list)
+  --no-health       do not serve GET /healthz and GET /readyz (served by default; not
+                    authenticated, not audited; /readyz checks the store and audit file
+                    are writable)
   --admin <arn,…>   admin principals (globs) for the key-policy check at start (account roots
                     are admins already)
   -h, --help        this help
@@ -39,6 +46,9 @@ export async function run(argv: string[]): Promise<number> {
       region: { type: 'string' },
       account: { type: 'string' },
       admin: { type: 'string' },
+      metrics: { type: 'boolean' },
+      'metrics-token-env': { type: 'string' },
+      'no-health': { type: 'boolean' },
     },
     HELP,
   );
@@ -49,15 +59,34 @@ export async function run(argv: string[]): Promise<number> {
   const { startLocalKmsServer } = await import('../kms/index.js');
   const dataDir = values.data ?? '.sealbox/kms';
   let server;
+  const options: Parameters<typeof startLocalKmsServer>[0] = { dataDir, port, host };
   try {
-    const options: Parameters<typeof startLocalKmsServer>[0] = { dataDir, port, host };
     if (values.seed !== undefined) options.seed = values.seed;
     if (values.region !== undefined) options.region = values.region;
     if (values.account !== undefined) options.account = values.account;
+    if (values['no-health']) options.health = false;
+    const tokenVar = values['metrics-token-env'];
+    if (tokenVar !== undefined) {
+      const token = process.env[tokenVar];
+      if (!token) {
+        console.error(`sealbox kms: --metrics-token-env ${tokenVar}: the variable is not set`);
+        return EXIT.USAGE;
+      }
+      options.metrics = { token };
+    } else if (values.metrics) options.metrics = true;
     server = await startLocalKmsServer(options);
   } catch (e) {
     reportListenError('kms', e, host, port);
     return EXIT.FAILURE;
+  }
+  // The key-policy check, before the banner (which tells scripts the server is up and takes signals).
+  const { warnPolicy, commaList } = await import('../ops/policy-check.js');
+  const admins = commaList(values.admin);
+  for (const key of server.kms.keyPolicies()) {
+    const check: Parameters<typeof warnPolicy>[3] = { kind: 'kms' };
+    if (admins) check.adminPrincipals = admins;
+    if (key.tags.tenant !== undefined) check.tenant = key.tags.tenant;
+    warnPolicy('kms', `key ${key.aliases[0] ?? key.arn}`, key.policy, check);
   }
   console.log(
     [
@@ -67,6 +96,7 @@ export async function run(argv: string[]): Promise<number> {
       `  account    ${server.account}`,
       `  data       ${dataDir}`,
       `  audit      ${server.kms.auditPath ?? '(off)'}`,
+      `  ops        ${options.health === false ? '' : `${server.url}/healthz ${server.url}/readyz `}${options.metrics ? `${server.url}/metrics${typeof options.metrics === 'object' ? ' (bearer token)' : ''}` : ''}`.trimEnd(),
       '',
       'Development credentials (AWS SDK / CLI):',
       `  AWS_ACCESS_KEY_ID=${server.credentials.accessKeyId}`,
@@ -75,13 +105,5 @@ export async function run(argv: string[]): Promise<number> {
       `  AWS_ENDPOINT_URL_KMS=${server.url}`,
     ].join('\n'),
   );
-  const { warnPolicy, commaList } = await import('../ops/policy-check.js');
-  const admins = commaList(values.admin);
-  for (const key of server.kms.keyPolicies()) {
-    const options: Parameters<typeof warnPolicy>[3] = { kind: 'kms' };
-    if (admins) options.adminPrincipals = admins;
-    if (key.tags.tenant !== undefined) options.tenant = key.tags.tenant;
-    warnPolicy('kms', `key ${key.aliases[0] ?? key.arn}`, key.policy, options);
-  }
   return serveUntilSignal('kms', () => server.close());
 }

@@ -60,9 +60,9 @@ export async function run(argv: string[]): Promise<number> {
     reportListenError('proxy', e, host, port);
     return (e as Error).name === 'ProxyConfigError' ? EXIT.USAGE : EXIT.FAILURE;
   }
-  console.log(`Sealbox proxy: ${server.url}${server.auditPath ? `  (audit: ${server.auditPath})` : ''}`);
   const { warnPolicy, commaList } = await import('../ops/policy-check.js');
   const claims = commaList(values.claims);
   warnPolicy('proxy', 'policy', config.policy, claims ? { kind: 'proxy', claims } : { kind: 'proxy' });
+  console.log(`Sealbox proxy: ${server.url}${server.auditPath ? `  (audit: ${server.auditPath})` : ''}`);
   return serveUntilSignal('proxy', () => server.close());
 }

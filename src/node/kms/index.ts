@@ -17,6 +17,7 @@ import { JSON_CONTENT_TYPE } from '../../edge/aws/json-protocol.js';
 import { AuditFile } from './audit-file.js';
 import { GrantStore } from './grants.js';
 import { KmsHandler } from './handler.js';
+import { createKmsOps, createNodeMetrics, type KmsOpsOptions } from './ops.js';
 import { RequestQuotas, type QuotaConfig } from './quotas.js';
 import { loadPrincipalsFile, mergeCredentials, toCredentials } from './principals.js';
 import { applySeed, loadSeed, type SeedFile } from './seed.js';
@@ -62,6 +63,8 @@ export interface LocalKmsOptions {
    * for AWS's default rates, or rates to set (per second: symmetric, rsa, ecc, hmac, management.<Op>).
    */
   quotas?: boolean | QuotaConfig;
+  /** Called with the seconds each audit record took to write and sync (the server's metrics). */
+  onAuditWrite?: (seconds: number) => void;
 }
 
 export interface LocalKms {
@@ -111,6 +114,14 @@ export async function createLocalKms(options: LocalKmsOptions): Promise<LocalKms
   }
   const auditPath = options.audit === false ? undefined : (options.audit ?? join(options.dataDir, 'audit.log'));
   const audit = auditPath === undefined ? undefined : await AuditFile.open(auditPath, (m) => (options.log ?? console.warn)(`sealbox kms: ${m}`));
+  if (audit && options.onAuditWrite) {
+    const observe = options.onAuditWrite;
+    const record = audit.record.bind(audit);
+    audit.record = (r) => {
+      const t0 = performance.now();
+      return record(r).finally(() => observe((performance.now() - t0) / 1000));
+    };
+  }
   const grants = await GrantStore.open(options.dataDir);
   const handlerOptions: ConstructorParameters<typeof KmsHandler>[0] = {
     store,
@@ -160,7 +171,7 @@ export async function createLocalKms(options: LocalKmsOptions): Promise<LocalKms
   };
 }
 
-export interface LocalKmsServerOptions extends LocalKmsOptions {
+export interface LocalKmsServerOptions extends LocalKmsOptions, KmsOpsOptions {
   /** Default 4599; 0 picks a free port. */
   port?: number;
   /** Default 127.0.0.1. */
@@ -287,9 +298,12 @@ export interface LocalKmsServer {
 }
 
 export async function startLocalKmsServer(options: LocalKmsServerOptions): Promise<LocalKmsServer> {
-  const kms = await createLocalKms(options);
+  // Metrics (off by default): calls counted and timed around the handler, audit writes timed in the file sink.
+  const metrics = options.metrics ? createNodeMetrics() : undefined;
+  const kms = await createLocalKms(metrics ? { ...options, onAuditWrite: (s) => { options.onAuditWrite?.(s); metrics.metrics.auditWrite(s); } } : options);
   const host = options.host ?? '127.0.0.1';
-  const listener = options.adapter === 'hono' ? getRequestListener((req) => kms.fetch(req)) : nodeListener(kms.handle);
+  const ops = createKmsOps(kms, options, metrics);
+  const listener = ops.listener(options.adapter === 'hono' ? getRequestListener((req) => ops.fetch(req)) : nodeListener(ops.handle));
   const server: Server = createServer({ keepAliveTimeout: 65_000 }, listener);
   const inFlight = trackResponses(server);
   try {
