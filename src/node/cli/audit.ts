@@ -1,7 +1,8 @@
 /**
- * `sealbox audit verify <file>...` / `sealbox audit tail <file>`: check or show hash-chained audit
- * files. Several files (one per proxy instance, each its own chain) are checked one by one; the
- * same chain given twice (equal first lines) is an error, since its records would count twice.
+ * `sealbox audit verify|tail|report|watch`: check, show, summarise or watch hash-chained audit files
+ * (the proxy's and the local KMS's). Several files given to verify (one per proxy instance, each its
+ * own chain) are checked one by one; the same chain given twice (equal first lines) is an error,
+ * since its records would count twice. The report and watch logic lives in src/node/audit/.
  */
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -11,17 +12,33 @@ import { verifyAuditChain } from '../../edge/audit/chain.js';
 import { nodeSha256 } from '../kms/audit-file.js';
 import { EXIT } from './exit.js';
 
-const HELP = `Usage: sealbox audit <verify|tail> <file>... [options]
+const HELP = `Usage: sealbox audit <verify|tail|report|watch> <file>... [options]
 
   verify <file>...      check every line's hash and link in each file (one chain per file, e.g. one
                         per proxy instance); prints "ok, N records" and the instances each file
                         names, or the first bad line, and exits non-zero (${EXIT.INVALID_INPUT})
   tail <file> [-n N]    print the last N records (default 10), one line each
+  report <files…>       calls, denials, errors and throttling grouped by principal, key or
+                        operation, first/last seen, top principals per key, keys per principal;
+                        verifies each file's chain while reading and says so
+  watch <file>          follow the file (like tail -F: rotation and truncation handled) and print
+                        an alert line per rule hit
 
 Options:
   -n, --lines <N>       records to show with tail
-  --json                tail: print the raw JSON lines
+  --json                tail: raw JSON lines; report: the report as JSON; watch: alerts as JSON lines
+  --since <t>           report, watch: only records from t on (ISO time, or a duration back from
+                        now: 30s, 15m, 2h, 7d); watch: earlier records are the baseline
+  --by <g>              report: principal (default), key or op
+  --rules <file.json>   watch: the rules (see docs/OPERATIONS.md); the flags below add to them
+  --max-denials <N[/60s]>
+                        watch: alert when a principal has more than N denials in the window
+  --once                watch: read to the end and exit (for cron and CI)
+  --from-start          watch: alert on the records already in the file too (default: baseline)
   -h, --help            this help
+
+Exit codes: ${EXIT.OK} fine; ${EXIT.INVALID_INPUT} verify/report: a chain does not verify (report still prints
+what verified); ${EXIT.FINDINGS} watch --once: alerts were printed; ${EXIT.USAGE} bad arguments; ${EXIT.FAILURE} unreadable file.
 `;
 
 export async function run(argv: string[]): Promise<number> {
@@ -29,7 +46,17 @@ export async function run(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({
       args: argv,
-      options: { lines: { type: 'string', short: 'n' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        lines: { type: 'string', short: 'n' },
+        json: { type: 'boolean' },
+        since: { type: 'string' },
+        by: { type: 'string' },
+        rules: { type: 'string' },
+        'max-denials': { type: 'string' },
+        once: { type: 'boolean' },
+        'from-start': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
       allowPositionals: true,
       strict: true,
     });
@@ -43,6 +70,8 @@ export async function run(argv: string[]): Promise<number> {
     return EXIT.OK;
   }
   const [sub, file, ...extra] = positionals;
+  if (sub === 'report' && file !== undefined) return (await import('../audit/cli.js')).report([file, ...extra], values);
+  if (sub === 'watch' && file !== undefined && extra.length === 0) return (await import('../audit/cli.js')).watch(file, values);
   if ((sub !== 'verify' && sub !== 'tail') || file === undefined || (sub === 'tail' && extra.length > 0)) {
     console.error(HELP);
     return EXIT.USAGE;
