@@ -40,7 +40,7 @@ export async function makeAuditFiles(): Promise<AuditFixture> {
     const bob = bearer(await token({ sub: 'bob', tenant: 'a', role: 'reader' }));
     const carol = bearer(await token({ sub: 'carol', tenant: 'b', role: 'reader' }));
     const dave = bearer(await token({ sub: 'dave', tenant: 'b', role: 'uploader' }));
-    const ok = (r: { status: number; body: unknown }, want: number) => {
+    const ok = <R extends { status: number; body: unknown }>(r: R, want: number): R => {
       if (r.status !== want) throw new Error(`expected ${want}, got ${r.status}: ${JSON.stringify(r.body)}`);
       return r;
     };
