@@ -40,31 +40,101 @@ export interface WatchResult {
 
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+    const onAbort = () => (clearTimeout(t), resolve());
+    const t = setTimeout(() => (signal?.removeEventListener('abort', onAbort), resolve()), ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
+
+/** Bytes from the start of a file remembered to notice it was truncated and rewritten between polls. */
+const HEAD_BYTES = 256;
+
+/** One file being read: its handle, where reading is, and its chain. */
+class FileReader {
+  position = 0;
+  partial = '';
+  /** The first bytes read (to notice the file was truncated and written again between polls). */
+  head = Buffer.alloc(0);
+  lineNo = 0;
+  verifier = new ChainVerifier(nodeSha256);
+  readonly #decoder = new TextDecoder();
+  static readonly #buf = Buffer.alloc(64 * 1024);
+
+  constructor(
+    readonly fh: FileHandle,
+    readonly ino: number,
+  ) {}
+
+  static async open(path: string): Promise<FileReader | undefined> {
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+    return new FileReader(fh, (await fh.stat()).ino);
+  }
+
+  reset(): void {
+    this.position = 0;
+    this.partial = '';
+    this.head = Buffer.alloc(0);
+    this.lineNo = 0;
+    this.verifier = new ChainVerifier(nodeSha256);
+  }
+
+  /** Reads what was appended since the last call, line by line. */
+  async drain(onLine: (reader: FileReader, line: string) => Promise<void>): Promise<void> {
+    const buf = FileReader.#buf;
+    for (;;) {
+      const { bytesRead } = await this.fh.read(buf, 0, buf.length, this.position);
+      if (bytesRead === 0) return;
+      if (this.head.length < HEAD_BYTES && this.position === this.head.length) {
+        this.head = Buffer.concat([this.head, buf.subarray(0, Math.min(bytesRead, HEAD_BYTES - this.head.length))]);
+      }
+      this.position += bytesRead;
+      this.partial += this.#decoder.decode(buf.subarray(0, bytesRead), { stream: true });
+      let nl: number;
+      while ((nl = this.partial.indexOf('\n')) >= 0) {
+        const line = this.partial.slice(0, nl);
+        this.partial = this.partial.slice(nl + 1);
+        await onLine(this, line.endsWith('\r') ? line.slice(0, -1) : line);
+      }
+    }
+  }
+
+  /** Whether the file no longer starts with what was read from it, or is shorter than what was read. */
+  async rewritten(size: number): Promise<boolean> {
+    if (size < this.position) return true;
+    if (this.head.length === 0) return false;
+    const now = Buffer.alloc(this.head.length);
+    const { bytesRead } = await this.fh.read(now, 0, this.head.length, 0);
+    return bytesRead < this.head.length || !now.equals(this.head);
+  }
+}
+
+/** How long a rotated-away file is still read (a writer may append to it until it reopens). */
+const ROTATED_GRACE_MS = 2000;
 
 export async function watchAudit(o: WatchOptions): Promise<WatchResult> {
   const log = o.log ?? (() => {});
   const engine = new RuleEngine(o.rules);
-  let verifier = new ChainVerifier(nodeSha256);
   let alerts = 0;
   let verified = 0;
-  let lineNo = 0;
   let live = o.once === true || o.fromStart === true;
   const emit = (a: Alert) => {
     alerts++;
     o.onAlert(a);
   };
 
-  async function onLine(line: string): Promise<void> {
-    lineNo++;
+  async function onLine(reader: FileReader, line: string): Promise<void> {
+    const lineNo = ++reader.lineNo;
     if (line === '') return;
-    const v = await verifier.push(line);
+    const v = await reader.verifier.push(line);
     if (!v.ok) {
       emit({ rule: 'chain', time: new Date().toISOString(), principal: '-', keyId: null, message: `chain broken: ${v.reason}`, file: o.file, line: lineNo });
       // Resynchronise: the next line's prevHash is taken as given.
-      verifier = new ChainVerifier(nodeSha256, { trustFirst: true });
+      reader.verifier = new ChainVerifier(nodeSha256, { trustFirst: true });
       return;
     }
     verified++;
@@ -74,55 +144,29 @@ export async function watchAudit(o: WatchOptions): Promise<WatchResult> {
     for (const a of engine.observe(e, alerting)) emit({ ...a, file: o.file, line: lineNo });
   }
 
-  let fh: FileHandle | undefined;
-  let ino: number | undefined;
-  let position = 0;
-  let partial = '';
-  const buf = Buffer.alloc(64 * 1024);
-  const decoder = new TextDecoder();
-
-  async function drain(): Promise<void> {
-    for (;;) {
-      const { bytesRead } = await fh!.read(buf, 0, buf.length, position);
-      if (bytesRead === 0) return;
-      position += bytesRead;
-      partial += decoder.decode(buf.subarray(0, bytesRead), { stream: true });
-      let nl: number;
-      while ((nl = partial.indexOf('\n')) >= 0) {
-        const line = partial.slice(0, nl);
-        partial = partial.slice(nl + 1);
-        await onLine(line.endsWith('\r') ? line.slice(0, -1) : line);
-      }
-    }
-  }
-
-  async function openFile(): Promise<boolean> {
-    try {
-      fh = await open(o.file, 'r');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-      throw e;
-    }
-    ino = (await fh.stat()).ino;
-    position = 0;
-    partial = '';
-    lineNo = 0;
-    verifier = new ChainVerifier(nodeSha256);
-    return true;
-  }
-
+  let current = await FileReader.open(o.file);
+  const rotated: Array<{ reader: FileReader; until: number }> = [];
   try {
-    if (!(await openFile())) {
+    if (!current) {
       if (o.once) throw Object.assign(new Error(`${o.file}: no such file`), { code: 'ENOENT' });
       log(`${o.file} does not exist yet; waiting for it`);
     } else {
-      await drain();
+      await current.drain(onLine);
     }
     if (o.once) return { alerts, verified };
     live = true;
+    log(`following ${o.file} (${verified} records verified so far)`);
     while (!o.signal?.aborted) {
       await sleep(o.pollMs ?? 250, o.signal);
       if (o.signal?.aborted) break;
+      // Files rotated away: read what their writers still append, for a while.
+      for (const r of [...rotated]) {
+        await r.reader.drain(onLine);
+        if (Date.now() >= r.until) {
+          rotated.splice(rotated.indexOf(r), 1);
+          await r.reader.fh.close().catch(() => {});
+        }
+      }
       let st;
       try {
         st = await stat(o.file);
@@ -130,31 +174,30 @@ export async function watchAudit(o: WatchOptions): Promise<WatchResult> {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
         continue; // rotated away, not yet recreated: keep waiting
       }
-      if (!fh) {
-        if (await openFile()) await drain();
+      if (!current) {
+        current = await FileReader.open(o.file);
+        if (current) await current.drain(onLine);
         continue;
       }
-      if (st.ino !== ino) {
-        // Rotated: finish the old file, then follow the new one from its start (a new chain).
-        await drain();
-        await fh.close();
-        fh = undefined;
+      if (st.ino !== current.ino) {
+        // Rotated: finish the old file (and keep reading it a little), then the new one from its start.
+        await current.drain(onLine);
+        rotated.push({ reader: current, until: Date.now() + ROTATED_GRACE_MS });
         log(`${o.file} was rotated; following the new file`);
-        if (await openFile()) await drain();
+        current = await FileReader.open(o.file);
+        if (current) await current.drain(onLine);
         continue;
       }
-      if (st.size < position) {
+      if (await current.rewritten(st.size)) {
         log(`${o.file} was truncated; reading it from the start`);
-        position = 0;
-        partial = '';
-        lineNo = 0;
-        verifier = new ChainVerifier(nodeSha256);
+        current.reset();
       }
-      if (st.size > position) await drain();
+      if (st.size > current.position) await current.drain(onLine);
     }
     return { alerts, verified };
   } finally {
-    await fh?.close().catch(() => {});
+    await current?.fh.close().catch(() => {});
+    for (const r of rotated) await r.reader.fh.close().catch(() => {});
   }
 }
 
