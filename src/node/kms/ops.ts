@@ -54,7 +54,8 @@ const opOf = (target: string | null) => (target ?? '').split('.').pop() || 'unkn
 
 /** Checks that `dir` takes a write: creates, syncs and removes a small probe file. */
 async function writable(dir: string): Promise<string> {
-  const path = join(dir, `.ready-${randomBytes(6).toString('hex')}`);
+  // ".tmp-" in the name: the store removes such files at open, should a crash leave one behind.
+  const path = join(dir, `.tmp-ready-${randomBytes(6).toString('hex')}`);
   const fh = await open(path, 'wx', 0o600);
   try {
     await fh.writeFile('ready\n');
