@@ -1,6 +1,7 @@
 /** The policy analyzer: each finding on a policy that has it, none on the demo's policies. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import { analyzePolicy, atLeast, type AnalyzeOptions, type Finding } from '../../../src/edge/policy/analyze.js';
 import { demoProxyPolicy } from '../../../src/node/devserver/policy.js';
 import { demoSeed } from '../../../src/node/devserver/kms-setup.js';
@@ -194,4 +195,19 @@ describe('findings', () => {
     assert.deepEqual(analyzePolicy(policy(...statements), PROXY), fs);
     assert.ok(atLeast('critical', 'high') && atLeast('high', 'high') && !atLeast('medium', 'high'));
   });
+});
+
+test('never throws, whatever the document; the same input gives the same findings', () => {
+  const word = fc.constantFrom('*', 'kms:*', 'kms:Decrypt', 'kms:Generate*', 'jwt/*', 'jwt/a', 'arn:aws:iam::111122223333:root', '${jwt:tenant}', '${jwt:x}', 'StringEquals', 'StringEqual', 'Null', 'kms:EncryptionContext:tenant', 'aws:SourceIp', 'Allow', 'Deny');
+  const value = fc.oneof(word, fc.array(word, { maxLength: 3 }), fc.boolean(), fc.dictionary(word, fc.oneof(word, fc.dictionary(word, word, { maxKeys: 2 })), { maxKeys: 3 }));
+  const statement = fc.dictionary(fc.constantFrom('Sid', 'Effect', 'Principal', 'NotPrincipal', 'Action', 'NotAction', 'Resource', 'Condition', 'Bogus'), value, { maxKeys: 6 });
+  const doc = fc.oneof(fc.anything(), fc.record({ Version: fc.constant('2012-10-17'), Statement: fc.array(statement, { maxLength: 4 }) }));
+  fc.assert(
+    fc.property(doc, fc.constantFrom<AnalyzeOptions>(PROXY, KMS, { kind: 'kms', tenant: 't' }), (d, options) => {
+      const a = analyzePolicy(d, options);
+      assert.deepEqual(analyzePolicy(structuredClone(d), options), a);
+      for (const f of a) assert.ok(f.id && f.sid && f.message && f.fix);
+    }),
+    { numRuns: 400 },
+  );
 });
