@@ -10,6 +10,7 @@
  *   `errorCode`.
  */
 import { GENESIS_HASH, toHex, webCryptoSha256, type Sha256 } from './chain.js';
+import { outcomeOf } from '../ops/metrics.js';
 
 export type AuditOutcome = 'allow' | 'deny' | 'error' | 'throttled';
 
@@ -31,21 +32,8 @@ export interface AuditEvent {
   requestId?: string;
 }
 
-const DENY_TYPES = new Set([
-  'AccessDeniedException',
-  'UnrecognizedClientException',
-  'InvalidSignatureException',
-  'IncompleteSignatureException',
-  'MissingAuthenticationTokenException',
-  'ExpiredTokenException',
-]);
-
-function outcomeFor(failed: boolean, errorType: string | undefined, fallback: AuditOutcome): AuditOutcome {
-  if (!failed) return 'allow';
-  if (errorType === 'ThrottlingException') return 'throttled';
-  if (errorType !== undefined && DENY_TYPES.has(errorType)) return 'deny';
-  return fallback;
-}
+/** Error types that mean "refused" (authentication or authorization), as the metrics count them. */
+const isDenyType = (type: string | undefined) => type !== undefined && outcomeOf(400, type) === 'deny';
 
 const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
 
@@ -70,7 +58,7 @@ export function auditEvent(r: Record<string, unknown>): AuditEvent | undefined {
       principal: str(identity?.arn) ?? '-',
       op: r.eventName,
       keyId: str(r.keyId) ?? null,
-      outcome: outcomeFor(r.outcome === 'failure', errorType, 'error'),
+      outcome: outcomeOf(r.outcome === 'failure' ? 400 : 200, errorType),
     };
     if (requested !== undefined && requested !== e.keyId) e.requestedKeyId = requested;
     if (errorType !== undefined) e.errorType = errorType;
@@ -86,7 +74,7 @@ export function auditEvent(r: Record<string, unknown>): AuditEvent | undefined {
     const proxyOutcome = r.outcome === 'allow' || r.outcome === 'deny' || r.outcome === 'error' ? r.outcome : 'error';
     let outcome: AuditOutcome = proxyOutcome;
     if (errorType === 'ThrottlingException') outcome = 'throttled';
-    else if (proxyOutcome === 'deny' && errorType !== undefined && !DENY_TYPES.has(errorType) && /^(Disabled|KMSInvalidState|NotFound|KeyUnavailable|InvalidCiphertext|IncorrectKey|InvalidKeyUsage)/.test(errorType)) outcome = 'error';
+    else if (proxyOutcome === 'deny' && errorType !== undefined && !isDenyType(errorType) && /^(Disabled|KMSInvalidState|NotFound|KeyUnavailable|InvalidCiphertext|IncorrectKey|InvalidKeyUsage)/.test(errorType)) outcome = 'error';
     const e: AuditEvent = {
       source: 'proxy',
       time: r.time,

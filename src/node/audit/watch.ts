@@ -1,7 +1,8 @@
 /**
  * `sealbox audit watch`: follows an audit file like `tail -F` (polling: a rotated file is read to
- * its end, then the new file from its start; a truncated file from its start), verifies the chain as
- * lines arrive, and runs the alert rules (src/edge/audit/rules.ts) on each event.
+ * its end, and for 2 s more in case its writer still appends, while the new file is read from its
+ * start; a truncated file, noticed by its size or by its first bytes changing, from its start),
+ * verifies the chain as lines arrive, and runs the alert rules (src/edge/audit/rules.ts) on each event.
  *
  * What alerts: in follow mode, lines written after the watch started (what was there is read first,
  * as a baseline: it teaches the rules which principals use which keys); with `once`, every line;
