@@ -100,6 +100,16 @@ const KEY_STATE_ERRORS: Record<string, string> = {
 
 const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
+/** What the rules have learnt, as JSON (for `audit watch --state`: cron runs pick up where the last one stopped). */
+export interface RuleMemory {
+  /** Key → principals seen using it. */
+  seen: Record<string, string[]>;
+  /** Principal → times (ms) of recent denials. */
+  denials: Record<string, number[]>;
+  /** Principal → no further denial alert before this time (ms). */
+  alertedUntil: Record<string, number>;
+}
+
 export class RuleEngine {
   readonly #rules: WatchRules;
   readonly #window: number;
@@ -116,6 +126,23 @@ export class RuleEngine {
       const [before, after] = p.split('<t>') as [string, string];
       this.#pattern = new RegExp(`^(?:.*:)?${escapeRegExp(before)}(.+?)${escapeRegExp(after)}$`);
     }
+  }
+
+  /** What the rules have learnt so far. */
+  memory(): RuleMemory {
+    return {
+      seen: Object.fromEntries([...this.#seen].map(([k, p]) => [k, [...p].sort()])),
+      denials: Object.fromEntries(this.#denials),
+      alertedUntil: Object.fromEntries(this.#alertedUntil),
+    };
+  }
+
+  /** Takes back what `memory()` returned (from a state file); ignores anything malformed. */
+  remember(m: Partial<RuleMemory> | undefined): void {
+    if (!m || typeof m !== 'object') return;
+    for (const [k, p] of Object.entries(m.seen ?? {})) if (Array.isArray(p)) this.#seen.set(k, new Set(p.filter((x) => typeof x === 'string')));
+    for (const [p, t] of Object.entries(m.denials ?? {})) if (Array.isArray(t)) this.#denials.set(p, t.filter((x) => typeof x === 'number'));
+    for (const [p, t] of Object.entries(m.alertedUntil ?? {})) if (typeof t === 'number') this.#alertedUntil.set(p, t);
   }
 
   /** The tenant a key belongs to, by the map or the pattern; undefined when neither says. */

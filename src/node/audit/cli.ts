@@ -1,10 +1,11 @@
 /** The `sealbox audit report` and `sealbox audit watch` commands (argument handling and output). */
 import { readFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../fs.js';
 import { parseSince } from '../../edge/audit/records.js';
 import { parseRules, RulesError, type WatchRules } from '../../edge/audit/rules.js';
 import { EXIT } from '../cli/exit.js';
 import { auditReport, formatReport } from './report.js';
-import { formatAlert, watchAudit } from './watch.js';
+import { formatAlert, watchAudit, type WatchState } from './watch.js';
 
 export interface AuditFlags {
   json?: boolean;
@@ -14,6 +15,7 @@ export interface AuditFlags {
   'max-denials'?: string;
   once?: boolean;
   'from-start'?: boolean;
+  state?: string;
 }
 
 function since(text: string | undefined): number | undefined | false {
@@ -65,6 +67,21 @@ export async function watch(file: string, flags: AuditFlags): Promise<number> {
   }
   const t = since(flags.since);
   if (t === false) return EXIT.USAGE;
+  let state: WatchState | undefined;
+  if (flags.state !== undefined) {
+    try {
+      state = JSON.parse(await readFile(flags.state, 'utf8')) as WatchState;
+      if (state?.v !== 1 || state.file !== file) {
+        console.error(`sealbox audit: --state ${flags.state} is for ${String(state?.file)}, not ${file}; starting afresh`);
+        state = undefined;
+      }
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+        console.error(`sealbox audit: --state ${flags.state}: ${(e as Error).message}`);
+        return EXIT.USAGE;
+      }
+    }
+  }
   const controller = new AbortController();
   const stop = () => controller.abort();
   process.once('SIGINT', stop);
@@ -79,7 +96,9 @@ export async function watch(file: string, flags: AuditFlags): Promise<number> {
       signal: controller.signal,
       onAlert: (a) => console.log(flags.json ? JSON.stringify(a) : formatAlert(a)),
       log: (m) => console.error(`sealbox audit: ${m}`),
+      ...(state ? { state } : {}),
     });
+    if (flags.state !== undefined && result.state) await writeFileAtomic(flags.state, `${JSON.stringify(result.state)}\n`, 0o600);
     if (flags.once) {
       console.error(`sealbox audit: ${file}: ${result.verified} records verified, ${result.alerts} alert${result.alerts === 1 ? '' : 's'}`);
       return result.alerts > 0 ? EXIT.FINDINGS : EXIT.OK;

@@ -12,7 +12,7 @@
  */
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { ChainVerifier, auditEvent } from '../../edge/audit/records.js';
-import { RuleEngine, type Alert, type WatchRules } from '../../edge/audit/rules.js';
+import { RuleEngine, type Alert, type RuleMemory, type WatchRules } from '../../edge/audit/rules.js';
 import { nodeSha256 } from '../kms/node-crypto.js';
 
 export interface WatchOptions {
@@ -31,12 +31,34 @@ export interface WatchOptions {
   signal?: AbortSignal;
   /** Notes (rotation, truncation, a missing file). */
   log?: (message: string) => void;
+  /**
+   * Where a previous run stopped (`WatchResult.state`): reading resumes after its last line (when
+   * the file is the same one: same inode, same first bytes, not shorter), the chain continues from
+   * its hash, the rules keep what they learnt, and every new line alerts. Otherwise the file is read
+   * from its start, with what the rules learnt kept.
+   */
+  state?: WatchState;
+}
+
+export interface WatchState {
+  v: 1;
+  file: string;
+  ino: number;
+  /** Bytes of complete lines read. */
+  position: number;
+  /** The file's first bytes (hex), to tell the same file from a new one. */
+  head: string;
+  lineNo: number;
+  lastHash: string;
+  rules: RuleMemory;
 }
 
 export interface WatchResult {
   alerts: number;
   /** Lines verified, over every file followed. */
   verified: number;
+  /** Where this run stopped, for the next one (`state`). */
+  state?: WatchState;
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -120,6 +142,7 @@ const ROTATED_GRACE_MS = 2000;
 export async function watchAudit(o: WatchOptions): Promise<WatchResult> {
   const log = o.log ?? (() => {});
   const engine = new RuleEngine(o.rules);
+  engine.remember(o.state?.rules);
   let alerts = 0;
   let verified = 0;
   let live = o.once === true || o.fromStart === true;
@@ -147,6 +170,32 @@ export async function watchAudit(o: WatchOptions): Promise<WatchResult> {
 
   let current = await FileReader.open(o.file);
   const rotated: Array<{ reader: FileReader; until: number }> = [];
+  const stateOf = (): WatchState | undefined =>
+    current && {
+      v: 1,
+      file: o.file,
+      ino: current.ino,
+      position: current.position - Buffer.byteLength(current.partial),
+      head: current.head.toString('hex'),
+      lineNo: current.lineNo,
+      lastHash: current.verifier.lastHash,
+      rules: engine.memory(),
+    };
+  if (current && o.state && o.state.v === 1 && o.state.ino === current.ino) {
+    // The same file as last time? Same first bytes, and at least as long: then resume after its last line.
+    const s = o.state;
+    const head = Buffer.from(s.head, 'hex');
+    const now = Buffer.alloc(head.length);
+    const { bytesRead } = await current.fh.read(now, 0, head.length, 0);
+    const { size } = await current.fh.stat();
+    if (bytesRead === head.length && now.equals(head) && size >= s.position && /^[0-9a-f]{64}$/.test(s.lastHash)) {
+      current.position = s.position;
+      current.head = head;
+      current.lineNo = s.lineNo;
+      current.verifier = new ChainVerifier(nodeSha256, { prevHash: s.lastHash });
+      live = true;
+    } else log(`${o.file} is not the file the state was saved for (rotated or truncated); reading it from the start`);
+  }
   try {
     if (!current) {
       if (o.once) throw Object.assign(new Error(`${o.file}: no such file`), { code: 'ENOENT' });
@@ -154,7 +203,10 @@ export async function watchAudit(o: WatchOptions): Promise<WatchResult> {
     } else {
       await current.drain(onLine);
     }
-    if (o.once) return { alerts, verified };
+    if (o.once) {
+      const state = stateOf();
+      return state ? { alerts, verified, state } : { alerts, verified };
+    }
     live = true;
     log(`following ${o.file} (${verified} records verified so far)`);
     while (!o.signal?.aborted) {
@@ -195,7 +247,8 @@ export async function watchAudit(o: WatchOptions): Promise<WatchResult> {
       }
       if (st.size > current.position) await current.drain(onLine);
     }
-    return { alerts, verified };
+    const state = stateOf();
+    return state ? { alerts, verified, state } : { alerts, verified };
   } finally {
     await current?.fh.close().catch(() => {});
     for (const r of rotated) await r.reader.fh.close().catch(() => {});

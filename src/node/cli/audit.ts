@@ -35,6 +35,8 @@ Options:
                         watch: alert when a principal has more than N denials in the window
   --once                watch: read to the end and exit (for cron and CI)
   --from-start          watch: alert on the records already in the file too (default: baseline)
+  --state <file.json>   watch: resume where the last run stopped (position, chain, what the rules
+                        learnt) and save where this one stops: for cron with --once
   -h, --help            this help
 
 Exit codes: ${EXIT.OK} fine; ${EXIT.INVALID_INPUT} verify/report: a chain does not verify (report still prints
@@ -55,6 +57,7 @@ export async function run(argv: string[]): Promise<number> {
         'max-denials': { type: 'string' },
         once: { type: 'boolean' },
         'from-start': { type: 'boolean' },
+        state: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: true,

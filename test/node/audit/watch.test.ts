@@ -149,7 +149,8 @@ test('follow mode: the existing lines are a baseline; new lines alert; rotation,
 
   controller.abort();
   // 1 + 2 + 2 + 1 (old file) + 1 (new) + 2 (after truncation) + 1 (hank; gina's line broke the chain)
-  assert.deepEqual(await done, { alerts: 8, verified: 10 });
+  const result = await done;
+  assert.deepEqual([result.alerts, result.verified, result.state?.lineNo], [8, 10, 4]);
 });
 
 test('sealbox audit watch (follow, --json): prints an alert as a line appears; SIGTERM exits 0', async () => {
@@ -178,4 +179,32 @@ test('rules engine: the denial window slides; one alert per principal per window
   const fired = [0, 1, 2, 3, 9, 20, 21, 22].map((s) => e.observe(at(s)).length);
   // 3rd denial in 10 s alerts (t=2); t=3 and t=9 are within the alert's window; t=22 is the 3rd in a new window.
   assert.deepEqual(fired, [0, 0, 1, 0, 0, 0, 0, 1]);
+});
+
+test('watch --once --state: each cron run alerts on what is new since the last, remembering who used which key', async () => {
+  const path = join(fx.dir, 'cron.log');
+  const state = join(fx.dir, 'cron-state.json');
+  const w = new Writer(path);
+  await w.add(rec('jwt/alice', 'Decrypt', 'k1', 'allow'), rec('jwt/bob', 'Decrypt', 'k1', 'allow'));
+  const run = async () => {
+    const r = await runCli(script, ['audit', 'watch', path, '--once', '--state', state]);
+    return { code: r.code, alerts: r.out.trim() === '' ? [] : r.out.trim().split('\n').map((l) => l.replace(/^ALERT \S+ (\S+) (\S+) .* \(\S+:(\d+)\)$/, '$1 $2 @$3')), err: r.err };
+  };
+  assert.deepEqual(await run(), { code: 5, alerts: ['new-principal-on-key jwt/alice @1', 'new-principal-on-key jwt/bob @2'], err: `sealbox audit: ${path}: 2 records verified, 2 alerts\n` });
+  assert.deepEqual((await run()).alerts, []);
+  assert.equal((await run()).code, 0);
+  await w.add(rec('jwt/carol', 'Decrypt', 'k1', 'allow'), rec('jwt/alice', 'Decrypt', 'k1', 'allow'));
+  const third = await run();
+  assert.deepEqual([third.code, third.alerts], [5, ['new-principal-on-key jwt/carol @3']]);
+  assert.match(third.err, /: 2 records verified, 1 alert\n$/);
+  const saved = JSON.parse(await readFile(state, 'utf8')) as { lineNo: number; rules: { seen: Record<string, string[]> } };
+  assert.equal(saved.lineNo, 4);
+  assert.deepEqual(saved.rules.seen, { k1: ['jwt/alice', 'jwt/bob', 'jwt/carol'] });
+  // The file starts over (rotated or truncated): read from its start, with what was learnt kept.
+  await truncate(path, 0);
+  const w2 = new Writer(path);
+  await w2.add(rec('jwt/alice', 'Decrypt', 'k1', 'allow'), rec('jwt/dave', 'Decrypt', 'k1', 'allow'));
+  const fourth = await run();
+  assert.deepEqual([fourth.code, fourth.alerts], [5, ['new-principal-on-key jwt/dave @2']]);
+  assert.match(fourth.err, /is not the file the state was saved for/);
 });
