@@ -16,14 +16,11 @@
  * Readiness checks: `store` (a probe file is written, synced and removed in the data directory)
  * and `audit` (the audit file is writable; absent when the audit is off).
  */
-import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { access, open, unlink } from 'node:fs/promises';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { join } from 'node:path';
 import { createHealth } from '../../edge/ops/health.js';
 import { outcomeOf, type SealboxMetrics } from '../../edge/ops/metrics.js';
 import { createOpsRoutes, type OpsPaths, type OpsRoutes } from '../../edge/ops/routes.js';
+import { dirWritable, fileWritable } from '../ops/checks.js';
 import { createNodeMetrics, type NodeMetrics } from '../ops/metrics.js';
 import type { KmsHandler } from './handler.js';
 
@@ -52,21 +49,6 @@ export interface KmsOps {
 /** `TrentService.Decrypt` → `Decrypt`. */
 const opOf = (target: string | null) => (target ?? '').split('.').pop() || 'unknown';
 
-/** Checks that `dir` takes a write: creates, syncs and removes a small probe file. */
-async function writable(dir: string): Promise<string> {
-  // ".tmp-" in the name: the store removes such files at open, should a crash leave one behind.
-  const path = join(dir, `.tmp-ready-${randomBytes(6).toString('hex')}`);
-  const fh = await open(path, 'wx', 0o600);
-  try {
-    await fh.writeFile('ready\n');
-    await fh.sync();
-  } finally {
-    await fh.close();
-    await unlink(path).catch(() => {});
-  }
-  return 'writable';
-}
-
 export function createKmsOps(
   kms: { dataDir: string; auditPath: string | undefined; handle: KmsHandler['handle']; fetch: (r: Request) => Promise<Response> },
   options: KmsOpsOptions,
@@ -78,8 +60,8 @@ export function createKmsOps(
       : createHealth({
           cacheMs: options.healthCacheMs ?? 5000,
           checks: {
-            store: () => writable(kms.dataDir),
-            audit: kms.auditPath === undefined ? undefined : () => access(kms.auditPath!, constants.W_OK).then(() => 'writable'),
+            store: dirWritable(kms.dataDir),
+            audit: kms.auditPath === undefined ? undefined : fileWritable(kms.auditPath),
           },
         });
   const token = typeof options.metrics === 'object' ? options.metrics.token : undefined;
