@@ -82,6 +82,21 @@ function countFromRecord(record: AuditRecord, m: SealboxMetrics): void {
 export function instrumentAudit(audit: AuditConfig | undefined, m: SealboxMetrics): AuditConfig {
   const a = audit ?? 'console';
   if (a === 'none') return a;
+  if (typeof a === 'object' && 'record' in a) {
+    // A recorder (the Node audit file) chains records itself: time its record() instead.
+    const record = a.record.bind(a);
+    return {
+      record: async (r: AuditRecord) => {
+        countFromRecord(r, m);
+        const t0 = performance.now();
+        try {
+          await record(r);
+        } finally {
+          m.auditWrite(seconds(t0));
+        }
+      },
+    };
+  }
   const write = a === 'console' ? (line: string) => console.log(line) : typeof a === 'function' ? a : a.write.bind(a);
   const timed = async (line: string, record: AuditRecord) => {
     countFromRecord(record, m);
