@@ -286,6 +286,104 @@ export function parseAuthorization(value: string): { accessKeyId: string; scope:
   return { accessKeyId: parts[0]!, scope: parts.slice(1), signedHeaders: signedHeaders.split(';'), signature };
 }
 
+interface SignatureInput {
+  method: string;
+  url: ParsedUrl;
+  /** Lowercase, sorted, unique. */
+  signedHeaders: string[];
+  /** The value of each signed header, in the same order. */
+  headerValues: string[];
+  payloadHash: string;
+  longDate: string;
+  region: string;
+  service: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+/**
+ * The signature of a canonical request (lowercase hex): what a signer sends and a verifier compares.
+ * One function for both, so signing and verification cannot drift apart.
+ */
+async function computeSignature(input: SignatureInput, c: SigV4Crypto, cache: Map<string, Uint8Array> | undefined): Promise<string> {
+  let headerLines = '';
+  for (let i = 0; i < input.signedHeaders.length; i++) {
+    const value = input.headerValues[i]!;
+    headerLines += `${input.signedHeaders[i]}:${NEEDS_FOLDING.test(value) ? value.trim().replace(/\s+/g, ' ') : value}\n`;
+  }
+  const canonical = `${input.method.toUpperCase()}\n${input.url.canonicalUri}\n${input.url.canonicalQuery}\n${headerLines}\n${input.signedHeaders.join(';')}\n${input.payloadHash}`;
+  const scopeDate = input.longDate.slice(0, 8);
+  const scopeString = `${scopeDate}/${input.region}/${input.service}/aws4_request`;
+  const canonicalHash = c.sha256Hex ? c.sha256Hex(canonical) : hex(await c.sha256(encoder.encode(canonical)));
+  const stringToSign = `AWS4-HMAC-SHA256\n${input.longDate}\n${scopeString}\n${canonicalHash}`;
+  const cacheKey = `${input.accessKeyId}\n${input.secretAccessKey}\n${scopeString}`;
+  let signingKey = cache?.get(cacheKey);
+  if (signingKey === undefined) {
+    let k = await c.hmacSha256(encoder.encode(`AWS4${input.secretAccessKey}`), encoder.encode(scopeDate));
+    k = await c.hmacSha256(k, encoder.encode(input.region));
+    k = await c.hmacSha256(k, encoder.encode(input.service));
+    k = await c.hmacSha256(k, encoder.encode('aws4_request'));
+    signingKey = k;
+    if (cache) {
+      if (cache.size > 1000) cache.clear();
+      cache.set(cacheKey, k);
+    }
+  }
+  return c.hmacSha256Hex ? c.hmacSha256Hex(signingKey, stringToSign) : hex(await c.hmacSha256(signingKey, encoder.encode(stringToSign)));
+}
+
+export interface SignSigV4Options {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+  region: string;
+  service: string;
+  /** Signing time in ms since the epoch (default `Date.now()`). */
+  now?: number;
+  crypto?: SigV4Crypto;
+  /** Cache of derived signing keys (one Map per signer: a key serves a whole day). */
+  signingKeyCache?: Map<string, Uint8Array>;
+}
+
+/**
+ * Signs a request with SigV4 in the Authorization header (what AWS SDKs send): returns the headers
+ * to send, `host`, `x-amz-date`, `authorization` (and `x-amz-security-token`) added to `headers`,
+ * every one of which is signed. Header names must be lowercase. The verifier above accepts exactly
+ * what this produces (both compute the signature in `computeSignature`).
+ */
+export async function signSigV4(
+  request: { method: string; url: string; headers: Record<string, string>; body: string | Uint8Array },
+  options: SignSigV4Options,
+): Promise<Record<string, string>> {
+  const c = options.crypto ?? webCryptoSigV4;
+  const url = parsedUrl(request.url);
+  const longDate = longDateOf(Math.floor((options.now ?? Date.now()) / 1000) * 1000);
+  const headers: Record<string, string> = { ...request.headers, host: url.host, 'x-amz-date': longDate };
+  if (options.sessionToken !== undefined) headers['x-amz-security-token'] = options.sessionToken;
+  const signedHeaders = Object.keys(headers).sort();
+  const body = request.body;
+  const payloadHash = c.sha256Hex ? c.sha256Hex(body) : hex(await c.sha256(typeof body === 'string' ? encoder.encode(body) : body));
+  const signature = await computeSignature(
+    {
+      method: request.method,
+      url,
+      signedHeaders,
+      headerValues: signedHeaders.map((h) => headers[h]!),
+      payloadHash,
+      longDate,
+      region: options.region,
+      service: options.service,
+      accessKeyId: options.accessKeyId,
+      secretAccessKey: options.secretAccessKey,
+    },
+    c,
+    options.signingKeyCache,
+  );
+  const scope = `${longDate.slice(0, 8)}/${options.region}/${options.service}/aws4_request`;
+  headers.authorization = `AWS4-HMAC-SHA256 Credential=${options.accessKeyId}/${scope}, SignedHeaders=${signedHeaders.join(';')}, Signature=${signature}`;
+  return headers;
+}
+
 /**
  * Verifies `request` (whose body bytes the caller has already read into `body`). Returns who signed
  * it and the scope; throws `SigV4Error` otherwise.
@@ -334,18 +432,16 @@ export async function verifySigV4(request: SigV4Request, body: Uint8Array, optio
   const secret = found instanceof Promise ? await found : found;
   if (secret === undefined) throw new SigV4Error('UnrecognizedClient', 'The security token included in the request is invalid.');
 
-  // Canonical request.
   const url = parsedUrl(request.url);
-  const headerLines: string[] = [];
-  const sortedSigned = signedHeaders;
-  for (let i = 1; i < sortedSigned.length; i++) {
-    if (sortedSigned[i - 1]! >= sortedSigned[i]!) throw new SigV4Error('InvalidSignature', 'SignedHeaders must be lowercase, sorted and unique');
+  for (let i = 1; i < signedHeaders.length; i++) {
+    if (signedHeaders[i - 1]! >= signedHeaders[i]!) throw new SigV4Error('InvalidSignature', 'SignedHeaders must be lowercase, sorted and unique');
   }
-  for (const name of sortedSigned) {
+  const headerValues: string[] = [];
+  for (const name of signedHeaders) {
     let value = request.headers.get(name);
     if (value === null && name === 'host') value = url.host;
     if (value === null) throw new SigV4Error('InvalidSignature', `signed header '${name}' is missing from the request`);
-    headerLines.push(`${name}:${NEEDS_FOLDING.test(value) ? value.trim().replace(/\s+/g, ' ') : value}\n`);
+    headerValues.push(value);
   }
   const bodyHash = c.sha256Hex ? c.sha256Hex(body) : hex(await c.sha256(body));
   const declared = request.headers.get('x-amz-content-sha256');
@@ -356,32 +452,11 @@ export async function verifySigV4(request: SigV4Request, body: Uint8Array, optio
       throw new SigV4Error('InvalidSignature', 'The provided x-amz-content-sha256 header does not match what was computed.');
     }
   }
-  const canonical = [
-    request.method.toUpperCase(),
-    url.canonicalUri,
-    url.canonicalQuery,
-    headerLines.join(''),
-    signedHeaders.join(';'),
-    payloadHash,
-  ].join('\n');
-  const scopeString = `${scopeDate}/${region}/${service}/aws4_request`;
-  const canonicalHash = c.sha256Hex ? c.sha256Hex(canonical) : hex(await c.sha256(encoder.encode(canonical)));
-  const stringToSign = `AWS4-HMAC-SHA256\n${longDate}\n${scopeString}\n${canonicalHash}`;
-
-  const cacheKey = `${accessKeyId}\n${secret.secretAccessKey}\n${scopeString}`;
-  let signingKey = options.signingKeyCache?.get(cacheKey);
-  if (signingKey === undefined) {
-    let k = await c.hmacSha256(encoder.encode(`AWS4${secret.secretAccessKey}`), encoder.encode(scopeDate));
-    k = await c.hmacSha256(k, encoder.encode(region));
-    k = await c.hmacSha256(k, encoder.encode(service));
-    k = await c.hmacSha256(k, encoder.encode('aws4_request'));
-    signingKey = k;
-    if (options.signingKeyCache) {
-      if (options.signingKeyCache.size > 1000) options.signingKeyCache.clear();
-      options.signingKeyCache.set(cacheKey, k);
-    }
-  }
-  const expected = c.hmacSha256Hex ? c.hmacSha256Hex(signingKey, stringToSign) : hex(await c.hmacSha256(signingKey, encoder.encode(stringToSign)));
+  const expected = await computeSignature(
+    { method: request.method, url, signedHeaders, headerValues, payloadHash, longDate, region, service, accessKeyId, secretAccessKey: secret.secretAccessKey },
+    c,
+    options.signingKeyCache,
+  );
   if (!constantTimeEqual(expected, signature)) {
     throw new SigV4Error(
       'InvalidSignature',

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { AwsV4Signer } from 'aws4fetch';
 import { CreateKeyCommand, ListKeysCommand } from '@aws-sdk/client-kms';
-import { SigV4Error, verifySigV4, webCryptoSigV4 } from '../../../src/edge/aws/sigv4.js';
+import { SigV4Error, signSigV4, verifySigV4, webCryptoSigV4 } from '../../../src/edge/aws/sigv4.js';
 import { nodeSigV4Crypto } from '../../../src/node/kms/node-crypto.js';
 import { rejectsWith, startHarness, type Harness } from '../../node/kms/helpers.js';
 
@@ -190,6 +190,46 @@ describe('verifySigV4: node:crypto shortcuts and Authorization layouts', () => {
     ]) {
       await expectCode(verifySigV4(withAuthorization(request, layout), body, { lookupSecret, crypto: nodeSigV4Crypto }), 'IncompleteSignature');
     }
+  });
+});
+
+describe('signSigV4: the signer the Node proxy forwards with', () => {
+  const request = {
+    method: 'POST',
+    url: 'https://kms.eu-west-3.amazonaws.com/',
+    headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'TrentService.DescribeKey' },
+    body: '{"KeyId":"alias/x"}',
+  };
+  const when = Date.UTC(2026, 11, 3, 16, 30, 5);
+  for (const [name, crypto] of [['WebCrypto', webCryptoSigV4], ['node:crypto', nodeSigV4Crypto]] as const) {
+    test(`${name}: the same signature as aws4fetch, and verifySigV4 accepts it`, async () => {
+      const headers = await signSigV4(request, { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: SECRET, region: 'eu-west-3', service: 'kms', now: when, crypto });
+      const reference = await new AwsV4Signer({
+        ...request,
+        accessKeyId: 'AKIDEXAMPLE',
+        secretAccessKey: SECRET,
+        service: 'kms',
+        region: 'eu-west-3',
+        datetime: '20261203T163005Z',
+        allHeaders: true,
+      }).sign();
+      assert.equal(headers.authorization, reference.headers.get('authorization'));
+      assert.equal(headers['x-amz-date'], '20261203T163005Z');
+      const verified = await verifySigV4(new Request(request.url, { method: 'POST', headers, body: request.body }), new TextEncoder().encode(request.body), {
+        lookupSecret,
+        now: () => when,
+        service: 'kms',
+      });
+      assert.equal(verified.accessKeyId, 'AKIDEXAMPLE');
+      assert.equal(verified.region, 'eu-west-3');
+    });
+  }
+  test('a session token is sent and signed; a changed body no longer verifies', async () => {
+    const headers = await signSigV4(request, { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: SECRET, sessionToken: 'token-1', region: 'eu-west-3', service: 'kms', now: when, crypto: nodeSigV4Crypto });
+    assert.equal(headers['x-amz-security-token'], 'token-1');
+    assert.match(headers.authorization!, /SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;x-amz-target,/);
+    const body = new TextEncoder().encode('{"KeyId":"alias/y"}');
+    await expectCode(verifySigV4(new Request(request.url, { method: 'POST', headers, body }), body, { lookupSecret, now: () => when }), 'InvalidSignature');
   });
 });
 
