@@ -60,7 +60,7 @@ export function createHandler(c: ProxyConfig): (request: Request) => Promise<Res
   const jwt = c.auth.jwt ? new JwtAuthenticator(c.auth.jwt, now) : undefined;
   // Replay cache and rate-limit buckets: one store, shared by instances when it is (./shared-state.ts).
   const state = c.state ?? new MemoryStateStore({ now });
-  const sigv4 = c.auth.sigv4 ? new SigV4Authenticator({ ...c.auth.sigv4, replayCache: c.auth.sigv4.replayCache ?? replayCacheFor(state) }, now) : undefined;
+  const sigv4 = c.auth.sigv4 ? new SigV4Authenticator({ ...c.auth.sigv4, replayCache: c.auth.sigv4.replayCache ?? replayCacheFor(state) }, now, c.auth.sigv4.crypto) : undefined;
   const buckets =
     c.rateLimit === false
       ? undefined

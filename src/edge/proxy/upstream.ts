@@ -4,7 +4,8 @@
  * credentials, with a timeout (AbortController) covering the whole exchange.
  */
 import { AwsClient } from 'aws4fetch';
-import { DEFAULTS, type UpstreamConfig } from './config.js';
+import { DEFAULTS, type UpstreamConfig, type UpstreamExchange, type UpstreamTransport } from './config.js';
+import { signSigV4, type SignSigV4Options } from '../aws/sigv4.js';
 import { AwsError } from '../aws/errors.js';
 import { JSON_CONTENT_TYPE, kmsTarget } from '../aws/json-protocol.js';
 
@@ -29,6 +30,8 @@ export class Upstream {
   readonly #timeoutMs: number;
   readonly #fetch: typeof fetch;
   readonly #viaService: string | undefined;
+  readonly #transport: UpstreamTransport | undefined;
+  readonly #signing: SignSigV4Options;
 
   constructor(config: UpstreamConfig) {
     this.endpoint = config.endpoint ?? awsKmsEndpoint(config.region);
@@ -44,27 +47,42 @@ export class Upstream {
     this.#timeoutMs = config.timeoutMs ?? DEFAULTS.timeoutMs;
     this.#fetch = config.fetch ?? ((input, init) => fetch(input, init));
     this.#viaService = config.viaService;
+    this.#transport = config.transport;
+    this.#signing = {
+      accessKeyId,
+      secretAccessKey,
+      ...(sessionToken === undefined ? {} : { sessionToken }),
+      region: config.region,
+      service: 'kms',
+      ...(config.transport?.crypto ? { crypto: config.transport.crypto } : {}),
+      signingKeyCache: new Map(),
+    };
+  }
+
+  /** One exchange through the configured transport, or aws4fetch and fetch. */
+  async #exchange(op: string, body: string, signal: AbortSignal): Promise<UpstreamExchange> {
+    const headers: Record<string, string> = {
+      'content-type': JSON_CONTENT_TYPE,
+      'x-amz-target': kmsTarget(op),
+      // Signed with the rest, so the KMS can trust it from this credential.
+      ...(this.#viaService === undefined ? {} : { [VIA_SERVICE_HEADER]: this.#viaService }),
+    };
+    if (this.#transport) {
+      const signed = await signSigV4({ method: 'POST', url: this.endpoint, headers, body }, { ...this.#signing, now: Date.now() });
+      return this.#transport.send(this.endpoint, signed, body, signal);
+    }
+    const signed = await this.#client.sign(this.endpoint, { method: 'POST', headers, body });
+    const response = await this.#fetch(signed, { signal });
+    return { status: response.status, requestId: response.headers.get('x-amzn-requestid') ?? undefined, text: await response.text() };
   }
 
   /** Calls `TrentService.<op>` with `input`; resolves with the upstream's status and JSON (success or KMS error). */
   async call(op: string, input: Record<string, unknown>): Promise<UpstreamResult> {
-    const signed = await this.#client.sign(this.endpoint, {
-      method: 'POST',
-      headers: {
-        'content-type': JSON_CONTENT_TYPE,
-        'x-amz-target': kmsTarget(op),
-        // Signed with the rest, so the KMS can trust it from this credential.
-        ...(this.#viaService === undefined ? {} : { [VIA_SERVICE_HEADER]: this.#viaService }),
-      },
-      body: JSON.stringify(input),
-    });
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), this.#timeoutMs);
-    let response: Response;
-    let text: string;
+    let exchange: UpstreamExchange;
     try {
-      response = await this.#fetch(signed, { signal: controller.signal });
-      text = await response.text();
+      exchange = await this.#exchange(op, JSON.stringify(input), controller.signal);
     } catch (e) {
       if (controller.signal.aborted) {
         throw new AwsError('DependencyTimeoutException', `The KMS did not answer within ${this.#timeoutMs} ms.`, 503, {
@@ -75,7 +93,7 @@ export class Upstream {
     } finally {
       clearTimeout(timer);
     }
-    const requestId = response.headers.get('x-amzn-requestid') ?? undefined;
+    const { status, requestId, text } = exchange;
     let body: unknown;
     try {
       body = text === '' ? {} : JSON.parse(text);
@@ -84,10 +102,10 @@ export class Upstream {
     }
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
       throw new AwsError('KMSInternalException', 'The KMS sent an answer the proxy cannot read.', 500, {
-        reason: `upstream ${op} answered ${response.status} with a non-JSON body`,
+        reason: `upstream ${op} answered ${status} with a non-JSON body`,
       });
     }
-    return { status: response.status, body: body as Record<string, unknown>, requestId };
+    return { status, body: body as Record<string, unknown>, requestId };
   }
 }
 

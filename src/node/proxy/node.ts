@@ -14,6 +14,8 @@ import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import { readFile } from 'node:fs/promises';
 import { AuditFile } from '../kms/audit-file.js';
+import { nodeSigV4Crypto } from '../kms/node-crypto.js';
+import { nodeUpstreamTransport } from './upstream-http.js';
 import type { AuditConfig, AuditRecorder, ProxyConfig } from '../../edge/proxy/config.js';
 import { createProxy, type Proxy } from '../../edge/proxy/index.js';
 import { isStateStore, type SharedStateStore } from '../../edge/state/store.js';
@@ -105,10 +107,15 @@ export async function createNodeProxy(
     audit = a as AuditConfig | undefined;
   }
   let state: { store: SharedStateStore | undefined; owned: boolean } = { store: undefined, owned: false };
+  // Node's fast paths, unless the config brings its own fetch or transport: node:crypto for SigV4
+  // (upstream signing and incoming verification) and a keep-alive node:http pool to the upstream.
+  const transport = config.upstream.fetch === undefined && config.upstream.transport === undefined ? nodeUpstreamTransport() : undefined;
   try {
     state = await openState(config.state);
     const proxy = createProxy({
       ...config,
+      upstream: { ...config.upstream, ...(transport === undefined ? {} : { transport }) },
+      auth: config.auth.sigv4 === undefined ? config.auth : { ...config.auth, sigv4: { crypto: nodeSigV4Crypto, ...config.auth.sigv4 } },
       instanceId: config.instanceId ?? defaultInstanceId(),
       ...(audit === undefined ? {} : { audit }),
       ...(state.store === undefined ? {} : { state: state.store }),
@@ -120,11 +127,13 @@ export async function createNodeProxy(
       async close() {
         await auditFile?.close();
         if (state.owned) await state.store?.close?.();
+        transport?.close();
       },
     };
   } catch (e) {
     await auditFile?.close();
     if (state.owned) await state.store?.close?.();
+    transport?.close();
     throw e;
   }
 }
