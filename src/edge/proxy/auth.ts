@@ -79,6 +79,10 @@ function claimConditionKeys(claims: JWTPayload): { keys: Record<string, string |
   return { keys, vars };
 }
 
+/** How long a verified token is trusted without verifying it again (bounded by its own exp). */
+export const VERIFIED_TOKEN_TTL_MS = 60_000;
+const VERIFIED_TOKEN_MAX = 10_000;
+
 export class JwtAuthenticator {
   readonly #key: Uint8Array | JWTVerifyGetKey;
   readonly #config: JwtConfig;
@@ -97,7 +101,55 @@ export class JwtAuthenticator {
     }
   }
 
+  /**
+   * Tokens already verified, with the caller they gave. A browser sends the same token with every
+   * call until it expires, and verifying it (an HMAC or RSA/EC signature, through WebCrypto) is the
+   * largest part of a call's cost: a token seen before is only checked against the clock. Entries
+   * live at most `VERIFIED_TOKEN_TTL_MS`, so a JWKS key that is withdrawn stops being honoured soon
+   * after; the map is bounded.
+   */
+  readonly #verified = new Map<string, { caller: Caller; until: number; notBefore: number }>();
+
   async authenticate(token: string): Promise<Caller> {
+    const now = this.#now();
+    const hit = this.#verified.get(token);
+    if (hit !== undefined) {
+      if (now < hit.until && now >= hit.notBefore) return hit.caller;
+      this.#verified.delete(token);
+    }
+    const caller = await this.#verify(token);
+    this.#remember(token, caller, now);
+    return caller;
+  }
+
+  #remember(token: string, caller: Caller, now: number): void {
+    const tolerance = (this.#config.clockToleranceSec ?? 0) * 1000;
+    const claims = caller.conditionKeys;
+    const exp = Number(claims['jwt:exp']) * 1000;
+    if (!Number.isFinite(exp)) return;
+    let until = Math.min(exp + tolerance, now + VERIFIED_TOKEN_TTL_MS);
+    const iat = Number(claims['jwt:iat']) * 1000;
+    if (this.#config.maxTokenAgeSec !== undefined) {
+      if (!Number.isFinite(iat)) return;
+      until = Math.min(until, iat + this.#config.maxTokenAgeSec * 1000 + tolerance);
+    }
+    const nbf = Number(claims['jwt:nbf']) * 1000;
+    if (this.#verified.size >= VERIFIED_TOKEN_MAX) {
+      // Oldest first (insertion order): drop a tenth at once rather than one per insert.
+      let drop = VERIFIED_TOKEN_MAX / 10;
+      for (const key of this.#verified.keys()) {
+        this.#verified.delete(key);
+        if (--drop <= 0) break;
+      }
+    }
+    // Shared by every call with this token: nothing may change it.
+    Object.freeze(caller.conditionKeys);
+    Object.freeze(caller.variables);
+    Object.freeze(caller);
+    this.#verified.set(token, { caller, until, notBefore: Number.isFinite(nbf) ? nbf - tolerance : -Infinity });
+  }
+
+  async #verify(token: string): Promise<Caller> {
     let payload: JWTPayload;
     try {
       const options = {
