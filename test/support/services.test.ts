@@ -170,6 +170,10 @@ describe('Redis', { timeout: 60_000 }, () => {
       assert.equal(await redis.set('k', 'v', 'PX', 60_000, 'NX'), 'OK');
       await local.kill();
       await assert.rejects(redis.get('k'));
+      // Restart only once the client has seen the server gone (a reconnect refused), however long
+      // the machine takes to get there: a restart before that would be invisible to the client.
+      const seen = Date.now() + 10_000;
+      while (!errors.some((error) => /ECONNREFUSED/.test(error.message)) && Date.now() < seen) await new Promise((resolve) => setTimeout(resolve, 20));
       await local.restart();
       // ioredis reconnects by itself (retryStrategy); persistence is off, so the key is gone.
       const deadline = Date.now() + 5000;
