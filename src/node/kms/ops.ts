@@ -16,12 +16,13 @@
  * Readiness checks: `store` (a probe file is written, synced and removed in the data directory)
  * and `audit` (the audit file is writable; absent when the audit is off).
  */
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { RequestListener } from 'node:http';
 import { createHealth } from '../../edge/ops/health.js';
 import { outcomeOf, type SealboxMetrics } from '../../edge/ops/metrics.js';
 import { createOpsRoutes, type OpsPaths, type OpsRoutes } from '../../edge/ops/routes.js';
 import { dirWritable, fileWritable } from '../ops/checks.js';
 import { createNodeMetrics, type NodeMetrics } from '../ops/metrics.js';
+import { opsListener } from '../ops/listener.js';
 import type { KmsHandler } from './handler.js';
 
 export interface KmsOpsOptions {
@@ -92,32 +93,7 @@ export function createKmsOps(
     metrics,
     handle,
     fetch,
-    listener(inner) {
-      return (req: IncomingMessage, res: ServerResponse) => {
-        const method = req.method ?? 'GET';
-        if (method === 'GET' || method === 'HEAD') {
-          const url = req.url ?? '/';
-          const q = url.indexOf('?');
-          const answer = routes.answer(method, q < 0 ? url : url.slice(0, q), req.headers.authorization);
-          if (answer) {
-            answer.then(
-              (a) => {
-                a.headers['content-length'] = String(Buffer.byteLength(a.body));
-                res.writeHead(a.status, a.headers);
-                res.end(method === 'HEAD' ? undefined : a.body);
-              },
-              () => {
-                res.writeHead(500, { 'content-type': 'application/json' });
-                res.end('{"status":"fail"}');
-              },
-            );
-            req.resume();
-            return;
-          }
-        }
-        inner(req, res);
-      };
-    },
+    listener: (inner) => opsListener(routes, inner),
   };
 }
 
