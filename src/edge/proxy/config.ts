@@ -38,6 +38,7 @@
  * ```
  */
 import type { SigV4Crypto } from '../aws/sigv4.js';
+import type { SealboxMetrics } from '../ops/metrics.js';
 import { parsePolicy, PolicyError, type Policy } from '../policy/index.js';
 import { isStateStore, type SharedStateStore } from '../state/store.js';
 
@@ -200,6 +201,11 @@ export interface AuditRecorder {
 export type AuditConfig = 'console' | 'none' | AuditFunction | AuditSinkObject | AuditRecorder;
 
 export interface ProxyConfig {
+  /**
+   * Where the proxy counts and times what it does (`createSealboxMetrics()`, exposed by
+   * `createOpsRoutes`; the Node server makes one with `ops.metrics`). Default: no metrics.
+   */
+  metrics?: SealboxMetrics;
   upstream: UpstreamConfig;
   auth: { jwt?: JwtConfig; sigv4?: SigV4Config };
   /** AWS key-policy document (object or JSON string). Deny by default, explicit deny wins. */

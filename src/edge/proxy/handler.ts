@@ -4,6 +4,7 @@
  * operation (`operations/*.ts`: resolve the key, policy, forward, post-checks) → audit
  * (hash-chained; no audit, no answer) → answer. Every failure is an AwsError, audited as well.
  */
+import { outcomeOf } from '../ops/metrics.js';
 import { AwsError, awsErrorResponse } from '../aws/errors.js';
 import { isKmsTarget, JSON_CONTENT_TYPE, kmsOperation } from '../aws/json-protocol.js';
 import type { Policy } from '../policy/index.js';
@@ -54,7 +55,7 @@ async function readBody(request: Request, max: number): Promise<Uint8Array> {
 /** The fetch handler for a config that validateConfig has accepted. */
 export function createHandler(c: ProxyConfig): (request: Request) => Promise<Response> {
   const now = c.now ?? Date.now;
-  const upstream = new Upstream(c.upstream);
+  const upstream = new Upstream(c.upstream, c.metrics);
   const keys = new KeyResolver(upstream, (c.keyCacheTtlSec ?? DEFAULTS.keyCacheTtlSec) * 1000, now);
   const authorizer = new Authorizer(c.policy as Policy);
   const jwt = c.auth.jwt ? new JwtAuthenticator(c.auth.jwt, now) : undefined;
@@ -99,10 +100,37 @@ export function createHandler(c: ProxyConfig): (request: Request) => Promise<Res
     return r;
   }
 
+  const metrics = c.metrics;
+  const t0Of = new WeakMap<Ctx, number>();
+
+  /** Writes the audit record, timed for the metrics. */
+  async function audited(ctx: Ctx, status: number, error: AwsError | undefined): Promise<void> {
+    if (!metrics) return audit.write(record(ctx, status, error));
+    const t0 = performance.now();
+    try {
+      await audit.write(record(ctx, status, error));
+    } finally {
+      metrics.auditWrite((performance.now() - t0) / 1000);
+    }
+  }
+
+  /** Counts a finished call (and what its refusal says: throttled, replayed, a store failing). */
+  function counted(ctx: Ctx, response: Response, error: AwsError | undefined): Response {
+    if (!metrics) return response;
+    const t0 = t0Of.get(ctx) ?? performance.now();
+    metrics.request(ctx.op, outcomeOf(response.status, error?.type), (performance.now() - t0) / 1000);
+    if (error?.type === 'ThrottlingException' && error.reason.startsWith('rate limit')) metrics.rateLimited(ctx.caller?.authType ?? 'anonymous');
+    if (error?.reason === 'sigv4 replay') metrics.replayRefused();
+    if (error?.reason.startsWith('state store unavailable')) metrics.sharedStoreError(error.reason.includes('replay') ? 'replay' : 'rate-limit');
+    else if (ctx.stateError !== undefined) metrics.sharedStoreError('rate-limit');
+    return response;
+  }
+
   async function handle(request: Request): Promise<Response> {
     const origin = request.headers.get('origin') ?? undefined;
     if (request.method === 'OPTIONS') return cors.preflight(request, origin);
     const ctx: Ctx = { requestId: crypto.randomUUID(), start: now(), op: 'Unknown', origin };
+    if (metrics) t0Of.set(ctx, performance.now());
     const corsHeaders = cors.headers(origin);
     try {
       if (origin !== undefined && corsHeaders['access-control-allow-origin'] === undefined && (cors.configured || origin !== new URL(request.url).origin)) {
@@ -154,15 +182,17 @@ export function createHandler(c: ProxyConfig): (request: Request) => Promise<Res
           result = await simpleOp(ops, ctx, op as Op, input);
       }
       try {
-        await audit.write(record(ctx, 200, undefined));
+        await audited(ctx, 200, undefined);
       } catch (e) {
         console.error('sealbox proxy: audit write failed; withholding the answer', e);
-        return awsErrorResponse(ctx.requestId, new AwsError('KMSInternalException', 'The request could not be audited.', 500), corsHeaders);
+        const unaudited = new AwsError('KMSInternalException', 'The request could not be audited.', 500);
+        return counted(ctx, awsErrorResponse(ctx.requestId, unaudited, corsHeaders), unaudited);
       }
-      return new Response(JSON.stringify(result), {
+      const response = new Response(JSON.stringify(result), {
         status: 200,
         headers: { 'content-type': JSON_CONTENT_TYPE, 'x-amzn-requestid': ctx.requestId, ...corsHeaders },
       });
+      return counted(ctx, response, undefined);
     } catch (e) {
       const error =
         e instanceof AwsError
@@ -170,11 +200,11 @@ export function createHandler(c: ProxyConfig): (request: Request) => Promise<Res
           : (console.error('sealbox proxy: internal error', e),
             new AwsError('KMSInternalException', 'The request failed because of an internal error.', 500, { reason: `internal: ${(e as Error)?.message ?? String(e)}` }));
       try {
-        await audit.write(record(ctx, error.status, error));
+        await audited(ctx, error.status, error);
       } catch (auditError) {
         console.error('sealbox proxy: audit write failed', auditError);
       }
-      return awsErrorResponse(ctx.requestId, error, corsHeaders);
+      return counted(ctx, awsErrorResponse(ctx.requestId, error, corsHeaders), error);
     }
   }
 

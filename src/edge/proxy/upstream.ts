@@ -6,6 +6,7 @@
 import { AwsClient } from 'aws4fetch';
 import { DEFAULTS, type UpstreamConfig, type UpstreamExchange, type UpstreamTransport } from './config.js';
 import { signSigV4, type SignSigV4Options } from '../aws/sigv4.js';
+import type { SealboxMetrics } from '../ops/metrics.js';
 import { AwsError } from '../aws/errors.js';
 import { JSON_CONTENT_TYPE, kmsTarget } from '../aws/json-protocol.js';
 
@@ -32,8 +33,10 @@ export class Upstream {
   readonly #viaService: string | undefined;
   readonly #transport: UpstreamTransport | undefined;
   readonly #signing: SignSigV4Options;
+  readonly #metrics: SealboxMetrics | undefined;
 
-  constructor(config: UpstreamConfig) {
+  constructor(config: UpstreamConfig, metrics?: SealboxMetrics) {
+    this.#metrics = metrics;
     this.endpoint = config.endpoint ?? awsKmsEndpoint(config.region);
     const { accessKeyId, secretAccessKey, sessionToken } = config.credentials;
     this.#client = new AwsClient({
@@ -81,9 +84,12 @@ export class Upstream {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), this.#timeoutMs);
     let exchange: UpstreamExchange;
+    const t0 = this.#metrics ? performance.now() : 0;
+    const took = () => (performance.now() - t0) / 1000;
     try {
       exchange = await this.#exchange(op, JSON.stringify(input), controller.signal);
     } catch (e) {
+      this.#metrics?.upstream(op, took(), controller.signal.aborted ? 'DependencyTimeoutException' : 'NetworkError');
       if (controller.signal.aborted) {
         throw new AwsError('DependencyTimeoutException', `The KMS did not answer within ${this.#timeoutMs} ms.`, 503, {
           reason: `upstream ${op} timed out after ${this.#timeoutMs} ms`,
@@ -101,10 +107,12 @@ export class Upstream {
       body = undefined;
     }
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      this.#metrics?.upstream(op, took(), `HTTP${status}`);
       throw new AwsError('KMSInternalException', 'The KMS sent an answer the proxy cannot read.', 500, {
         reason: `upstream ${op} answered ${status} with a non-JSON body`,
       });
     }
+    this.#metrics?.upstream(op, took(), status === 200 ? undefined : upstreamErrorType(body as Record<string, unknown>));
     return { status, body: body as Record<string, unknown>, requestId };
   }
 }

@@ -16,6 +16,12 @@ import { readFile } from 'node:fs/promises';
 import { AuditFile } from '../kms/audit-file.js';
 import { nodeSigV4Crypto } from '../kms/node-crypto.js';
 import { nodeUpstreamTransport } from './upstream-http.js';
+import { createHealth, httpReachable } from '../../edge/ops/health.js';
+import { createOpsRoutes, type OpsPaths, type OpsRoutes } from '../../edge/ops/routes.js';
+import { awsKmsEndpoint } from '../../edge/proxy/upstream.js';
+import { fileWritable } from '../ops/checks.js';
+import { opsListener } from '../ops/listener.js';
+import { createNodeMetrics } from '../ops/metrics.js';
 import type { AuditConfig, AuditRecorder, ProxyConfig } from '../../edge/proxy/config.js';
 import { createProxy, type Proxy } from '../../edge/proxy/index.js';
 import { isStateStore, type SharedStateStore } from '../../edge/state/store.js';
@@ -32,6 +38,14 @@ export interface RedisStateConfig {
 export type NodeProxyConfig = Omit<ProxyConfig, 'audit' | 'state'> & {
   audit?: AuditConfig | { file: string };
   state?: SharedStateStore | RedisStateConfig;
+  /**
+   * The operations endpoints (docs/OPERATIONS.md): `GET /healthz` and `GET /readyz` (on unless
+   * `health: false`; readiness: the upstream answers HTTP, the audit file is writable, the shared
+   * store answers; cached `healthCacheMs`, default 5 s) and `GET /metrics` in Prometheus format (off
+   * unless `metrics: true`, or `{ token }` for `Authorization: Bearer <token>`). Not authenticated
+   * (but the metrics token), not audited, not rate-limited.
+   */
+  ops?: { health?: boolean; metrics?: boolean | { token: string }; paths?: OpsPaths; healthCacheMs?: number };
 };
 
 /** The default instance id on Node: stable for the process, distinct across hosts and processes. */
@@ -96,7 +110,7 @@ export interface ProxyServer {
 /** Creates the proxy (opening its audit file when `audit: { file }`) without serving it. */
 export async function createNodeProxy(
   config: NodeProxyConfig,
-): Promise<{ proxy: Proxy; auditFile: FileAuditSink | undefined; state?: SharedStateStore | undefined; close(): Promise<void> }> {
+): Promise<{ proxy: Proxy; auditFile: FileAuditSink | undefined; state?: SharedStateStore | undefined; ops: OpsRoutes; close(): Promise<void> }> {
   const a = config.audit;
   let auditFile: FileAuditSink | undefined;
   let audit: AuditConfig | undefined;
@@ -112,8 +126,32 @@ export async function createNodeProxy(
   const transport = config.upstream.fetch === undefined && config.upstream.transport === undefined ? nodeUpstreamTransport() : undefined;
   try {
     state = await openState(config.state);
+    const o = config.ops ?? {};
+    const metrics = o.metrics ? createNodeMetrics() : undefined;
+    const upstreamUrl = config.upstream.endpoint ?? awsKmsEndpoint(config.upstream.region);
+    const store = state.store;
+    const health =
+      o.health === false
+        ? undefined
+        : createHealth({
+            cacheMs: o.healthCacheMs ?? 5000,
+            checks: {
+              upstream: httpReachable(upstreamUrl),
+              ...(auditFile ? { audit: fileWritable(auditFile.path) } : {}),
+              // A replay record that expires at once: the store takes a write, as calls need it to.
+              ...(store ? { state: async () => void (await store.rememberOnce(`health:${crypto.randomUUID()}`, Date.now() + 1000)) } : {}),
+            },
+          });
+    const token = typeof o.metrics === 'object' ? o.metrics.token : undefined;
+    const ops = createOpsRoutes({
+      health: health ?? false,
+      metrics: metrics ? { expose: () => metrics.expose(), ...(token === undefined ? {} : { token }) } : false,
+      ...(o.paths ? { paths: o.paths } : {}),
+    });
+    const { ops: _ops, ...proxyConfig } = config;
     const proxy = createProxy({
-      ...config,
+      ...proxyConfig,
+      ...(metrics ? { metrics: metrics.metrics } : {}),
       upstream: { ...config.upstream, ...(transport === undefined ? {} : { transport }) },
       auth: config.auth.sigv4 === undefined ? config.auth : { ...config.auth, sigv4: { crypto: nodeSigV4Crypto, ...config.auth.sigv4 } },
       instanceId: config.instanceId ?? defaultInstanceId(),
@@ -124,6 +162,7 @@ export async function createNodeProxy(
       proxy,
       auditFile,
       state: state.store,
+      ops,
       async close() {
         await auditFile?.close();
         if (state.owned) await state.store?.close?.();
@@ -139,12 +178,12 @@ export async function createNodeProxy(
 }
 
 export async function startProxyServer(options: ProxyServerOptions): Promise<ProxyServer> {
-  const { proxy, auditFile, close: closeProxy } = await createNodeProxy(options.config);
+  const { proxy, auditFile, ops, close: closeProxy } = await createNodeProxy(options.config);
   const host = options.host ?? '127.0.0.1';
   // Calls being handled, whether or not their client is still connected: close() waits for them
   // (each ends within the upstream timeout) so that their audit records are written.
   const calls = new CallTracker();
-  const server: Server = createServer({ keepAliveTimeout: 65_000 }, getRequestListener((req) => calls.track(proxy.fetch(req))));
+  const server: Server = createServer({ keepAliveTimeout: 65_000 }, opsListener(ops, getRequestListener((req) => calls.track(proxy.fetch(req)))));
   const inFlight = trackResponses(server);
   try {
     await listen(server, options.port ?? 4600, host);
