@@ -2,7 +2,7 @@
  * The proxy's use of a `SharedStateStore` (src/edge/state): the SigV4 replay cache and the per-principal
  * rate limit, and what happens when the store cannot answer.
  *
- * Failure policy (docs/deployment-shared-state.md):
+ * Failure policy (docs/DEPLOYMENT.md, "When the store is down"):
  * - SigV4 fails CLOSED. When the store cannot say whether a signature was seen before, a replay
  *   cannot be ruled out, so the call is refused with 503 `ServiceUnavailableException` and
  *   `Retry-After: 1`. 503, not 4xx: the request is fine and a retry (re-signed, as SDKs do) will

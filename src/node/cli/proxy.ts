@@ -1,6 +1,6 @@
 /**
  * `sealbox proxy --config proxy.json [--port 4600] [--host 127.0.0.1]`: the KMS proxy on Node.
- * The config file is documented in src/edge/proxy/config.ts and the README's "Proxy" section.
+ * The config file is documented in src/edge/proxy/config.ts and docs/PROXY.md.
  */
 import { EXIT } from './exit.js';
 import { parsePort, parseServerArgs, reportListenError, serveUntilSignal } from './shared/serve.js';
@@ -21,7 +21,7 @@ Options:
 
 Several instances share their replay cache and rate limits through Redis with
 "state": { "redis": { "url": "redis://host:6379", "keyPrefix": "sealbox:" } } and name themselves in
-their audit records with "instanceId" (docs/deployment-shared-state.md).
+their audit records with "instanceId" (docs/DEPLOYMENT.md).
 
 At start the policy is checked (as \`sealbox policy check --kind proxy\` does) and each finding is
 printed as a warning on stderr; the proxy starts anyway.
