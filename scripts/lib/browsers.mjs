@@ -4,8 +4,10 @@
 // browser or a driver. SEALBOX_BROWSERS=chromium,firefox,webkit (the default: all three) selects.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { CHROMIUM_ARGS, chromiumPath } from './chromium.mjs';
 
 export const ENGINES = ['chromium', 'firefox', 'webkit'];
@@ -102,24 +104,83 @@ async function launcherFor(engine) {
   if (engine === 'firefox') {
     // web-test-runner's Puppeteer launcher, given puppeteer-core: Firefox over WebDriver BiDi.
     const { chromeLauncher } = await import('@web/test-runner');
-    const puppeteer = await import('puppeteer-core');
-    return chromeLauncher({
-      puppeteer: puppeteer.default ?? puppeteer,
-      launchOptions: {
-        browser: 'firefox',
-        executablePath: firefoxPath(),
-        headless: true,
-        // No network of its own: no updates, telemetry or first-run pages.
-        extraPrefsFirefox: {
-          'app.update.enabled': false,
-          'browser.shell.checkDefaultBrowser': false,
-          'datareporting.policy.dataSubmissionEnabled': false,
-          'toolkit.telemetry.enabled': false,
-        },
-      },
-    });
+    return chromeLauncher({ puppeteer: await puppeteerCore(), launchOptions: firefoxLaunchOptions() });
   }
   return webkitLauncher();
+}
+
+async function puppeteerCore() {
+  const puppeteer = await import('puppeteer-core');
+  return puppeteer.default ?? puppeteer;
+}
+
+/** puppeteer-core's launch options for Debian's Firefox ESR, headless, over WebDriver BiDi. */
+export function firefoxLaunchOptions() {
+  return {
+    browser: 'firefox',
+    executablePath: firefoxPath(),
+    headless: true,
+    // No network of its own: no updates, telemetry or first-run pages.
+    extraPrefsFirefox: {
+      'app.update.enabled': false,
+      'browser.shell.checkDefaultBrowser': false,
+      'datareporting.policy.dataSubmissionEnabled': false,
+      'toolkit.telemetry.enabled': false,
+    },
+  };
+}
+
+/** Launches Debian's Firefox ESR with puppeteer-core (a puppeteer Browser). */
+export async function launchFirefox() {
+  checkInstalled(['firefox']);
+  return (await puppeteerCore()).launch(firefoxLaunchOptions());
+}
+
+/** webdriverio, the copy @web/test-runner-webdriver depends on (it is not a top-level package). */
+export async function webdriverio() {
+  const require = createRequire(import.meta.resolve('@web/test-runner-webdriver'));
+  return import(pathToFileURL(require.resolve('webdriverio')).href);
+}
+
+/**
+ * A webdriverio session in WebKitGTK's MiniBrowser: starts Xvfb (unless DISPLAY is set) and a
+ * WebKitWebDriver, opens the session; `close()` ends the session and stops both.
+ */
+export async function launchWebKit() {
+  checkInstalled(['webkit']);
+  const helpers = [];
+  const stop = async () => {
+    for (const child of helpers.reverse()) await stopHelper(child);
+  };
+  try {
+    const env = { ...process.env };
+    if (!env.DISPLAY) {
+      const xvfb = await startXvfb();
+      helpers.push(xvfb.child);
+      env.DISPLAY = xvfb.display;
+    }
+    const driver = await startWebKitDriver(env);
+    helpers.push(driver.child);
+    const { remote } = await webdriverio();
+    const browser = await remote({
+      hostname: '127.0.0.1',
+      port: driver.port,
+      path: '/',
+      capabilities: { ...webkitCapabilities(), 'wdio:enforceWebDriverClassic': true },
+      logLevel: 'error',
+      connectionRetryCount: 0,
+    });
+    return {
+      browser,
+      async close() {
+        await browser.deleteSession().catch(() => {});
+        await stop();
+      },
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }
 
 /** A free TCP port on 127.0.0.1. */

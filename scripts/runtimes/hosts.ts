@@ -3,7 +3,9 @@
  * (test/runtimes/protocol.ts); only the transport differs:
  * - node, deno, bun: one child process per request, request and response as JSON files;
  * - workerd: `workerd serve` on a loopback port it picks, requests POSTed with fetch;
- * - chromium: Playwright's page.evaluate on a page served from 127.0.0.1.
+ * - chromium, firefox, webkit: one page served from 127.0.0.1, driven by Playwright (Chromium),
+ *   puppeteer-core over WebDriver BiDi (Firefox) or WebDriver (WebKitGTK's MiniBrowser), launched as
+ *   the browser tests launch them (scripts/lib/browsers.mjs).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,9 +14,12 @@ import type { Readable } from 'node:stream';
 import type { HostRequest, HostResponse } from '../../test/runtimes/protocol.js';
 import { buildDir, buildHosts, root } from './build.js';
 import { chromiumPath, launchChromium } from './chromium.js';
+import { firefoxPath, launchFirefox, launchWebKit, miniBrowserPath } from '../lib/browsers.mjs';
 import { serveStatic } from './static-server.js';
 
-export const RUNTIMES = ['node', 'deno', 'bun', 'workerd', 'chromium'] as const;
+export const RUNTIMES = ['node', 'deno', 'bun', 'workerd', 'chromium', 'firefox', 'webkit'] as const;
+/** The browser engines among them. */
+export const BROWSER_RUNTIMES = ['chromium', 'firefox', 'webkit'] as const;
 export type RuntimeName = (typeof RUNTIMES)[number];
 
 export interface Host {
@@ -32,6 +37,8 @@ const bin = (name: string) => join(root, 'node_modules/.bin', name);
 export function runtimeBinary(name: RuntimeName): string {
   if (name === 'node') return process.execPath;
   if (name === 'chromium') return chromiumPath();
+  if (name === 'firefox') return firefoxPath();
+  if (name === 'webkit') return miniBrowserPath();
   return bin(name);
 }
 const CALL_TIMEOUT_MS = 300_000;
@@ -134,26 +141,31 @@ async function workerdHost(): Promise<Host> {
   };
 }
 
-async function chromiumHost(): Promise<Host> {
-  const server = await serveStatic({
+/** Serves the browser host page; `?runtime=<engine>` tells the page which engine it is in. */
+function serveHostPage() {
+  return serveStatic({
     root,
     prefixes: ['test/', '.build/runtimes/browser.mjs'],
     routes: { '/': { body: '<!doctype html><meta charset="utf-8"><title>sealbox host</title><script type="module" src="/.build/runtimes/browser.mjs"></script>' } },
   });
+}
+
+type PageHandle = (request: unknown) => Promise<unknown>;
+const callHost = (r: unknown) => (globalThis as unknown as { sealboxHost: { handle(r: unknown): Promise<unknown> } }).sealboxHost.handle(r);
+
+async function chromiumHost(): Promise<Host> {
+  const server = await serveHostPage();
   const browser = await launchChromium();
   const page = await browser.newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(String(error)));
-  await page.goto(`${server.origin}/`);
+  await page.goto(`${server.origin}/?runtime=chromium`);
   await page.waitForFunction(() => 'sealboxHost' in globalThis, undefined, { timeout: 30_000 });
   return {
     name: 'chromium',
     async call<T>(request: HostRequest, timeoutMs = CALL_TIMEOUT_MS): Promise<T> {
       page.setDefaultTimeout(timeoutMs);
-      const response = await page.evaluate(
-        (r) => (globalThis as unknown as { sealboxHost: { handle(r: unknown): Promise<unknown> } }).sealboxHost.handle(r),
-        request as unknown,
-      );
+      const response = await page.evaluate(callHost as PageHandle, request as unknown);
       if (errors.length) throw new Error(`chromium page errors: ${errors.join('\n')}`);
       return unwrap<T>('chromium', response as HostResponse);
     },
@@ -162,6 +174,74 @@ async function chromiumHost(): Promise<Host> {
       await server.close();
     },
   };
+}
+
+/** Rejects after `ms` (the puppeteer and WebDriver calls have no per-call timeout of their own). */
+function within<T>(what: string, ms: number, promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+async function firefoxHost(): Promise<Host> {
+  const server = await serveHostPage();
+  const browser = await launchFirefox();
+  try {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(String(error)));
+    await page.goto(`${server.origin}/?runtime=firefox`);
+    await page.waitForFunction(() => 'sealboxHost' in globalThis, { timeout: 30_000 });
+    return {
+      name: 'firefox',
+      async call<T>(request: HostRequest, timeoutMs = CALL_TIMEOUT_MS): Promise<T> {
+        const response = await within('firefox', timeoutMs, page.evaluate(callHost as PageHandle, request as unknown));
+        if (errors.length) throw new Error(`firefox page errors: ${errors.join('\n')}`);
+        return unwrap<T>('firefox', response as HostResponse);
+      },
+      async close() {
+        await browser.close();
+        await server.close();
+      },
+    };
+  } catch (error) {
+    await browser.close();
+    await server.close();
+    throw error;
+  }
+}
+
+async function webkitHost(): Promise<Host> {
+  const server = await serveHostPage();
+  const session = await launchWebKit();
+  const { browser } = session;
+  try {
+    await browser.url(`${server.origin}/?runtime=webkit`);
+    const deadline = Date.now() + 30_000;
+    while (!(await browser.execute(() => 'sealboxHost' in globalThis))) {
+      if (Date.now() > deadline) throw new Error('webkit: the host page did not load within 30 s');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return {
+      name: 'webkit',
+      async call<T>(request: HostRequest, timeoutMs = CALL_TIMEOUT_MS): Promise<T> {
+        // WebDriver's Execute Script waits for a returned promise, up to the script timeout.
+        await browser.setTimeout({ script: timeoutMs });
+        const response = await within('webkit', timeoutMs + 5_000, browser.execute(callHost as PageHandle, request as unknown));
+        return unwrap<T>('webkit', response as HostResponse);
+      },
+      async close() {
+        await session.close();
+        await server.close();
+      },
+    };
+  } catch (error) {
+    await session.close();
+    await server.close();
+    throw error;
+  }
 }
 
 /** Builds the bundles (once per process) and starts a host for `name`. */
@@ -176,6 +256,10 @@ export async function startHost(name: RuntimeName): Promise<Host> {
       return workerdHost();
     case 'chromium':
       return chromiumHost();
+    case 'firefox':
+      return firefoxHost();
+    case 'webkit':
+      return webkitHost();
   }
 }
 

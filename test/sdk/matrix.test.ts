@@ -1,4 +1,5 @@
-// Cross-runtime matrix: an envelope produced in each runtime decrypts in every other (5 × 5), for
+// Cross-runtime matrix: an envelope produced in each runtime decrypts in every other (7 × 7: Node, Deno, Bun,
+// workerd, Chromium, Firefox, WebKit; one page load per browser does all its cells), for
 // each kind in test/runtimes/matrix.ts (raw AES, RSA-OAEP with the checked-in fixed pair, an
 // AES+AES+RSA multi-recipient envelope with 64 KiB chunks, and AES and RSA envelopes made with
 // EncryptStream), each payload spanning ≥ 3 chunks; each cell decrypts one-shot, with
@@ -14,6 +15,14 @@ test('matrix: envelopes made in each runtime decrypt in every runtime', async (t
     const started = await Promise.allSettled(RUNTIMES.map((name) => startHost(name)));
     for (const s of started) if (s.status === 'fulfilled') hosts.push(s.value);
     for (const s of started) if (s.status === 'rejected') throw s.reason;
+    // A browser page names its engine from its URL; its user agent shows it is that engine.
+    const engines: Record<string, RegExp> = { chromium: /Chrome\//, firefox: /Firefox\//, webkit: /AppleWebKit\/(?!.*Chrome\/)/ };
+    for (const host of hosts) {
+      const expected = engines[host.name];
+      if (!expected) continue;
+      const { userAgent } = await host.call<{ userAgent?: string }>({ op: 'ping' });
+      if (!expected.test(userAgent ?? '')) throw new Error(`${host.name} host's user agent is ${userAgent}`);
+    }
     const produced = await Promise.all(hosts.map((host) => host.call<Produced>({ op: 'produce' })));
     for (const [i, p] of produced.entries()) {
       if (p.runtime !== hosts[i]!.name) throw new Error(`host ${hosts[i]!.name} answered as ${p.runtime}`);
