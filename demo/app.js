@@ -147,7 +147,7 @@ function onSessionChange() {
 function uploadModeText() {
   return state.streaming
     ? 'Upload: one streamed PUT per file (fetch with a ReadableStream body).'
-    : `Upload: in ${formatBytes(state.config.partSize)} parts. This browser cannot stream a request body over HTTP/1.1 (Chromium requires HTTP/2 for fetch upload streams), so the encrypted stream is cut into parts, one uploading while the next is encrypted: memory stays at about two parts.`;
+    : `Upload: in ${formatBytes(state.config.partSize)} parts. This browser cannot stream a request body here (Firefox and Safari never do; Chromium does over HTTP/2 only), so the encrypted stream is cut into parts, one uploading while the next is encrypted: memory stays at about two parts.`;
 }
 
 // ── upload ───────────────────────────────────────────────────────────────────────────────────
@@ -411,7 +411,11 @@ async function download(o, msg) {
     } finally {
       clearInterval(timer);
     }
-    say(msg, `decrypted ✓ ${formatBytes(got)} at ${formatRate(got, performance.now() - started)}; every chunk authenticated`, 'ok');
+    // Say where the plaintext went: streamed to a file (File System Access), or collected into a
+    // Blob (engines without it: Firefox, Safari), which holds the whole plaintext in memory.
+    msg.dataset.path = writable ? 'file-system-access' : 'blob';
+    const path = writable ? 'streamed to the file' : 'saved through a Blob (no File System Access in this browser)';
+    say(msg, `decrypted ✓ ${formatBytes(got)} at ${formatRate(got, performance.now() - started)}; every chunk authenticated; ${path}`, 'ok');
   } catch (error) {
     if (writable) await writable.abort().catch(() => {});
     denied(msg, 'Download', error, o);

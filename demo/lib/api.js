@@ -104,6 +104,10 @@ export async function putHeader(id, header) {
  * bodies over HTTP/1.1 (it needs HTTP/2 or QUIC), which is what a local dev server speaks.
  */
 export async function probeStreamingUpload() {
+  // Feature check first, with no request: an engine that streams request bodies reads `duplex`
+  // and gives a stream body no Content-Type. Firefox and WebKit do neither, so they never send
+  // the probe (which they would send as text, or refuse with a console error).
+  if (!requestStreamsSupported()) return false;
   try {
     const body = new ReadableStream({
       start(controller) {
@@ -115,6 +119,23 @@ export async function probeStreamingUpload() {
     if (!response.ok) return false;
     const { bytes } = await response.json();
     return bytes === 3;
+  } catch {
+    return false;
+  }
+}
+
+function requestStreamsSupported() {
+  try {
+    let duplexRead = false;
+    const request = new Request('/api/upload-probe', {
+      method: 'POST',
+      body: new ReadableStream(),
+      get duplex() {
+        duplexRead = true;
+        return 'half';
+      },
+    });
+    return duplexRead && !request.headers.has('content-type');
   } catch {
     return false;
   }
