@@ -5,8 +5,9 @@
 // into the runtime's Web Streams cost and Sealbox's own; and peak RSS growth while 1 GiB streams
 // through encrypt → decrypt in Node. Prints the tables, the RSS line and the targets, then the JSON. Runtimes run one after another, so they do not compete for the CPUs;
 // one whose binary is missing is reported as skipped.
-// Options: --quick (smaller sizes), --only=node,deno,bun,workerd,chromium (default: all),
-// --no-browser (not Chromium), --browser-only (just Chromium, no memory run), --no-memory,
+// Chromium, Firefox and WebKit run the same in-page bench on the built bundle (scripts/runtimes/pages.ts).
+// Options: --quick (smaller sizes), --only=node,deno,bun,workerd,chromium,firefox,webkit (default: all),
+// --no-browser (no browser), --browser-only (just the browsers, no memory run), --no-memory,
 // --total=MiB (per run), --json-only, --sweep (throughput at several in-flight windows, Node and
 // Chromium, to choose DEFAULT_IN_FLIGHT_BYTES), --reps=N (runs per measurement, best counts;
 // default 5), --piece=KiB (input piece size, default 64).
@@ -22,7 +23,7 @@ import * as core from './bench/core.js';
 import type { Row } from './bench/core.js';
 import { type RuntimeResult, fmt, plainTable, runtimeNotes, runtimeTable, runtimeVerdict } from './bench/report.js';
 import { measureInHost, missing } from './bench/runtimes.js';
-import { launchChromium } from './runtimes/chromium.js';
+import { openPage } from './runtimes/pages.js';
 import { RUNTIMES, type RuntimeName } from './runtimes/hosts.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -43,9 +44,10 @@ if (unknown?.length) {
   console.error(`--only: unknown runtime ${unknown.join(', ')} (known: ${RUNTIMES.join(', ')})`);
   process.exit(2);
 }
+const BROWSER_NAMES: readonly string[] = ['chromium', 'firefox', 'webkit'];
 const selected: RuntimeName[] = args.has('--browser-only')
-  ? ['chromium']
-  : RUNTIMES.filter((r) => (option('only')?.split(',') ?? RUNTIMES).includes(r) && !(r === 'chromium' && args.has('--no-browser')));
+  ? RUNTIMES.filter((r) => BROWSER_NAMES.includes(r) && (option('only')?.split(',') ?? RUNTIMES).includes(r))
+  : RUNTIMES.filter((r) => (option('only')?.split(',') ?? RUNTIMES).includes(r) && !(BROWSER_NAMES.includes(r) && args.has('--no-browser')));
 const cpuSeconds = () => {
   const usage = process.cpuUsage();
   return (usage.user + usage.system) / 1e6;
@@ -129,32 +131,37 @@ async function serve(): Promise<{ url: string; close: () => Promise<void> }> {
   return { url: `http://127.0.0.1:${address.port}`, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
-async function chromiumRun(runs: { inFlightBytes?: number; total: number }[] = [{ total: BROWSER_TOTAL }]): Promise<{ version: string; rows: Row[] }> {
+const BROWSERS = ['chromium', 'firefox', 'webkit'] as const;
+type BrowserName = (typeof BROWSERS)[number];
+const isBrowser = (r: string): r is BrowserName => (BROWSERS as readonly string[]).includes(r);
+
+/** In-page on the built bundle, in Chromium, Firefox or WebKit (scripts/runtimes/pages.ts). */
+async function browserRun(engine: BrowserName, runs: { inFlightBytes?: number; total: number }[] = [{ total: BROWSER_TOTAL }]): Promise<{ version: string; rows: Row[] }> {
   ensureBundle();
   const { url, close } = await serve();
-  const browser = await launchChromium();
+  const page = await openPage(engine, url, (line) => say(`  [${engine}] ${line}`));
   try {
-    const page = await browser.newPage();
-    page.on('console', (message) => say(`  [chromium] ${message.text()}`));
-    await page.goto(url);
     // A string, not a function: tsx's transpiled functions carry helpers the page does not have.
+    // Each row is logged as it comes (Chromium, Firefox); WebDriver gives WebKit's page no console.
     const rows: Row[] = [];
     for (const run of runs) {
       const depthsFor = Object.fromEntries(CHUNK_SIZES.map((c) => [c, chunksInFlight(c, run.inFlightBytes)]));
       const options = JSON.stringify({ total: run.total, chunkSizes: CHUNK_SIZES, pieceSize: PIECE, depths: depthsFor, inFlightBytes: run.inFlightBytes, reps: REPS });
-      const got = (await page.evaluate(`(async () => {
+      const got = await page.evaluate<Row[]>(`(async () => {
         const lib = await import('/dist/browser/sealbox.min.js');
         const core = await import('/core.js');
         return core.throughput(lib, { ...${options}, log: (row) => console.log(JSON.stringify(row)) });
-      })()`)) as Row[];
+      })()`);
       rows.push(...got.map((row) => ({ ...row, inFlightBytes: run.inFlightBytes ?? DEFAULT_IN_FLIGHT_BYTES })));
     }
-    return { version: browser.version(), rows };
+    return { version: page.version, rows };
   } finally {
-    await browser.close();
+    await page.close();
     await close();
   }
 }
+
+const chromiumRun = (runs?: { inFlightBytes?: number; total: number }[]) => browserRun('chromium', runs);
 
 /** --sweep: throughput at several in-flight windows, Node then Chromium, to choose DEFAULT_IN_FLIGHT_BYTES. */
 async function sweep(): Promise<void> {
@@ -197,13 +204,13 @@ async function nodeRun(): Promise<RuntimeResult> {
 
 async function measure(runtime: RuntimeName): Promise<RuntimeResult> {
   if (runtime === 'node') return nodeRun();
-  if (runtime === 'chromium') {
-    const absent = missing('chromium');
+  if (isBrowser(runtime)) {
+    const absent = missing(runtime);
     if (absent) return { runtime, skipped: absent };
     const start = performance.now();
     try {
-      const { version, rows } = await chromiumRun();
-      return { runtime, version: `Chromium ${version}`, method: `in-page on dist/browser/sealbox.min.js, ${BROWSER_TOTAL / MiB} MiB, best of ${REPS}`, rows, seconds: (performance.now() - start) / 1000 };
+      const { version, rows } = await browserRun(runtime);
+      return { runtime, version, method: `in-page on dist/browser/sealbox.min.js, ${BROWSER_TOTAL / MiB} MiB, best of ${REPS}`, rows, seconds: (performance.now() - start) / 1000 };
     } catch (error) {
       return { runtime, error: String(error), seconds: (performance.now() - start) / 1000 };
     }
