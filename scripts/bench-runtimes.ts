@@ -1,4 +1,4 @@
-// `npm run bench:runtimes`: the five-runtime throughput table of `npm run bench` (scripts/bench.ts)
+// `npm run bench:runtimes`: the throughput table (seven runtimes) of `npm run bench` (scripts/bench.ts)
 // without its memory run, at 64 MiB per run (16 MiB with --quick) unless --total=MiB is given.
 // Takes the same options: --only=deno,bun, --quick, --reps=N, --json-only, --no-browser ….
 const given = process.argv.slice(2);
