@@ -156,7 +156,6 @@ const attrOf = (d: Driver, selector: string, name: string) =>
   d.run<string | null>('const e = document.querySelector(arg.s); return e ? e.getAttribute(arg.n) : null;', { s: selector, n: name });
 
 let dir: string;
-let server: DevServer;
 let bigFile: string;
 let bigSha: string;
 
@@ -171,13 +170,10 @@ before(async () => {
   bigSha = createHash('sha256').update(out).digest('hex');
   for (let i = 0; i < 120 && !existsSync(BUNDLE); i++) await new Promise((r) => setTimeout(r, 500));
   if (!existsSync(BUNDLE)) throw new Error('dist/browser/sealbox.min.js is missing: run `npm run build` first');
-  const bundleDir = join(dir, 'bundle');
-  await cp(new URL('dist/browser/', ROOT).pathname, bundleDir, { recursive: true });
-  server = await startDevServer({ port: 0, dataDir: join(dir, 'data'), bundleDir, log: () => {} });
+  await cp(new URL('dist/browser/', ROOT).pathname, join(dir, 'bundle'), { recursive: true });
 });
 
 after(async () => {
-  await server?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -191,7 +187,12 @@ for (const engine of ['firefox', 'webkit'] as const) {
     await rm(artifacts, { recursive: true, force: true });
     await mkdir(artifacts, { recursive: true });
     let step = 0;
-    const d = await driver();
+    // A dev server (and data) per engine: each starts from key version 1 and no objects.
+    const server: DevServer = await startDevServer({ port: 0, dataDir: join(dir, `data-${engine}`), bundleDir: join(dir, 'bundle'), log: () => {} });
+    const d = await driver().catch(async (error) => {
+      await server.close();
+      throw error;
+    });
     const shot = (name: string) => d.screenshot(join(artifacts, `${String(++step).padStart(2, '0')}-${name}.png`));
     const signIn = async (user: string) => {
       await d.click(`button[data-user="${user}"]`);
@@ -306,6 +307,7 @@ for (const engine of ['firefox', 'webkit'] as const) {
       throw error;
     } finally {
       await d.close();
+      await server.close();
     }
   });
 }
