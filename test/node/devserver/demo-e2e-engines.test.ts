@@ -202,6 +202,9 @@ for (const engine of ['firefox', 'webkit'] as const) {
       await d.goto(server.url);
       await waitFor(d, 'body[data-ready="true"]');
       await d.run(HOOKS);
+      // The hooks come after the load (WebDriver classic has no preload script): at least the
+      // page's own error notice must not be showing.
+      assert.equal(await d.run<string | null>("const n = document.querySelector('#notice.error'); return n && !n.hidden ? n.textContent : null;"), null);
       await shot('loaded');
       // Neither engine streams request bodies: the page uploads in parts, and says so.
       assert.equal(await attrOf(d, 'body', 'data-upload-mode'), 'parts');
