@@ -7,7 +7,9 @@ import terser from '@rollup/plugin-terser';
 // scripts/build.mjs builds into a staging directory and names it here.
 const dist = process.env.SEALBOX_DIST ?? 'dist';
 
-export default {
+const plugins = () => [nodeResolve({ browser: true, preferBuiltins: false }), terser({ ecma: 2020, module: true })];
+
+export default [{
   input: `${dist}/index.js`,
   output: {
     dir: `${dist}/browser`,
@@ -16,10 +18,24 @@ export default {
     chunkFileNames: 'chunks/[name]-[hash].min.js',
     sourcemap: true,
   },
-  plugins: [nodeResolve({ browser: true, preferBuiltins: false }), terser({ ecma: 2020, module: true })],
-  onwarn(warning, warn) {
-    // cbor-x uses `this` at module top level in a branch browsers never take.
-    if (warning.code === 'THIS_IS_UNDEFINED') return;
-    warn(warning);
+  plugins: plugins(),
+  onwarn,
+}, {
+  // The Service Worker script (sealbox/sw): one self-contained classic script (no imports, so it
+  // registers with or without { type: 'module' }), outside the core budget.
+  input: `${dist}/sdk/sw/auto.js`,
+  output: {
+    file: `${dist}/browser/sealbox-sw.js`,
+    format: 'iife',
+    inlineDynamicImports: true,
+    sourcemap: true,
   },
-};
+  plugins: plugins(),
+  onwarn,
+}];
+
+function onwarn(warning, warn) {
+  // cbor-x uses `this` at module top level in a branch browsers never take.
+  if (warning.code === 'THIS_IS_UNDEFINED') return;
+  warn(warning);
+}
