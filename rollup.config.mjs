@@ -32,6 +32,17 @@ export default [{
   },
   plugins: plugins(),
   onwarn,
+}, {
+  // sealbox/sw as one ES module for pages without a bundler (the demo): registerObject and friends.
+  input: `${dist}/sdk/sw/index.js`,
+  output: {
+    file: `${dist}/browser/sealbox-sw-client.min.js`,
+    format: 'es',
+    inlineDynamicImports: true,
+    sourcemap: true,
+  },
+  plugins: plugins(),
+  onwarn,
 }];
 
 function onwarn(warning, warn) {

@@ -1,10 +1,12 @@
 // End to end: the dev server (`sealbox start`) and its demo page in Debian Chromium (Playwright).
 // Sign in, encrypt and upload a generated 50 MB file, check that the stored blob is ciphertext,
 // download and decrypt it (SHA-256 equal), preview a range, see another tenant denied and the
-// audit trail (chain verified), rotate + rewrap (payload untouched), offline RSA encryption.
+// audit trail (chain verified), rotate + rewrap (payload untouched), offline RSA encryption, the
+// Blob-less download and an uploaded WebM playing and seeking through the Service Worker (sealbox/sw).
 // A screenshot of each step goes to test-artifacts/demo-e2e/.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -137,6 +139,7 @@ test('demo page: encrypt, store ciphertext, decrypt, preview, tenant isolation, 
   assert.match(csp, /script-src 'self'/);
   assert.doesNotMatch(csp, /unsafe-eval|unsafe-inline/);
   await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+  assert.equal(await page.getAttribute('body', 'data-sw'), 'ready', 'the Service Worker (sealbox/sw) controls the page');
   await shot('loaded');
 
   // ── sign in as an uploader, encrypt and upload 50 MB ──
@@ -247,6 +250,8 @@ test('demo page: encrypt, store ciphertext, decrypt, preview, tenant isolation, 
   // …and download it through the Blob fallback (no File System Access API), compared in Node.
   await page.evaluate(() => ((window as unknown as { __e2ePicker: boolean }).__e2ePicker = false));
   const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), offlineRow.locator('button[data-action="download"]').click()]);
+  assert.match(download.url(), new RegExp(`/sealbox/o/${offlineId}$`), 'streamed through the Service Worker, not gathered in a Blob');
+  assert.equal(download.suggestedFilename(), 'offline-note.txt');
   const saved = join(dir, 'offline-downloaded.txt');
   await download.saveAs(saved);
   assert.equal(await sha256File(saved), await sha256File(small));
@@ -270,4 +275,48 @@ test('demo page: encrypt, store ciphertext, decrypt, preview, tenant isolation, 
   const verify = (await (await fetch(new URL('/api/audit/verify', server.url))).json()) as { ok: boolean; count: number };
   assert.equal(verify.ok, true);
   assert.ok(verify.count >= 6);
+});
+
+const FFMPEG = spawnSync('ffmpeg', ['-version']).status === 0;
+
+test('demo page: an uploaded video plays and seeks to 80 % through the Service Worker', { skip: skip || (!FFMPEG && 'ffmpeg is not installed'), timeout: 180_000 }, async () => {
+  const clip = join(dir, 'clip.webm');
+  const made = spawnSync('ffmpeg', ['-y', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=duration=20:size=320x240:rate=25', '-c:v', 'libvpx', '-b:v', '300k', '-g', '25', '-deadline', 'realtime', '-cpu-used', '8', clip]);
+  assert.equal(made.status, 0, String(made.stderr));
+  await page.setViewportSize({ width: 1360, height: 1000 });
+  await signIn('alice');
+  await page.setInputFiles('#file', clip);
+  await page.waitForSelector('.transfer[data-done="true"]:has-text("clip.webm")', { timeout: 60_000 });
+  const id = (await page.locator('.transfer:has-text("clip.webm")').getAttribute('data-id'))!;
+  const row = page.locator(`tr[data-id="${id}"]`);
+  await row.waitFor();
+  await signIn('bob');
+  await row.locator('button[data-action="play"]').click();
+  await page.waitForSelector(`.row-msg[data-for="${id}"].ok, .row-msg[data-for="${id}"].error`, { timeout: 60_000 });
+  assert.match(await page.locator(`.row-msg[data-for="${id}"]`).innerText(), /playing/);
+  const result = await page.evaluate(`(async () => {
+    const video = document.querySelector('#preview-body video');
+    if (video.readyState < 1) await new Promise((resolve, reject) => { video.onloadedmetadata = resolve; video.onerror = () => reject(new Error('video error ' + (video.error && video.error.message))); });
+    video.muted = true;
+    const target = video.duration * 0.8;
+    video.currentTime = target;
+    await new Promise((resolve) => (video.onseeked = resolve));
+    const at = video.currentTime;
+    await video.play();
+    await new Promise((resolve) => { const tick = () => (video.currentTime > at + 0.5 ? resolve() : setTimeout(tick, 50)); tick(); });
+    video.pause();
+    return { src: video.getAttribute('src'), duration: video.duration, target, at, now: video.currentTime };
+  })()`) as { src: string; duration: number; target: number; at: number; now: number };
+  assert.equal(result.src, `/sealbox/o/${id}`);
+  assert.ok(result.duration > 19 && result.duration < 21, `duration ${result.duration}`);
+  assert.ok(Math.abs(result.at - result.target) < 1, `seeked to ${result.at}, wanted ${result.target}`);
+  assert.ok(result.now > result.at, 'it plays after the seek');
+  await shot('video-bob');
+  // Another tenant cannot play it: the proxy refuses the key, nothing is registered for them.
+  await signIn('dave');
+  await row.locator('button[data-action="play"]').click();
+  await page.locator(`.row-msg[data-for="${id}"][data-denied="true"]`).waitFor({ timeout: 60_000 });
+  const status = await page.evaluate(`fetch('/sealbox/o/${id}').then((r) => r.status)`);
+  assert.equal(status, 403, 'signing in as another user revoked what bob registered');
+  assert.deepEqual(await page.evaluate(() => (window as unknown as { __cspViolations: string[] }).__cspViolations), []);
 });
