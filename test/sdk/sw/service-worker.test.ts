@@ -458,6 +458,28 @@ for (const engine of ENGINES) {
       assert.ok(!paths.includes(path) && paths.includes('/sealbox/o/small'), paths.join(', '));
     });
 
+    test('a restarted worker has forgotten its keys: 404, and the page registers again', { skip: skipOf(engine) }, async (t) => {
+      if (engine !== 'chromium') {
+        t.skip('stopping a Service Worker needs the DevTools protocol (Chromium)');
+        return;
+      }
+      const plaintext = new Uint8Array(50_000).map((_, i) => (i * 3) & 0xff);
+      await addObject('restart', plaintext);
+      const path = await register('restart', 'restart');
+      assert.equal((await fetchInPage(path)).status, 200);
+      const cdp = await page.context().newCDPSession(page);
+      await cdp.send('ServiceWorker.enable');
+      await cdp.send('ServiceWorker.stopAllWorkers');
+      const lost = await fetchInPage(path);
+      assert.equal(lost.status, 404);
+      assert.equal(lost.headers['x-sealbox-error'], 'ERR_NOT_FOUND');
+      assert.deepEqual(await page.evaluate(() => (window as any).sw.registeredObjects()), []);
+      await register('restart', 'restart');
+      const again = await fetchInPage(path);
+      assert.equal(again.status, 200);
+      assert.deepEqual(Uint8Array.from(again.body), plaintext);
+    });
+
     test('the worker refuses an extractable key', { skip: skipOf(engine) }, async () => {
       const message = await page.evaluate(async () => {
         const w = window as any;
