@@ -3,7 +3,8 @@ import { inspect } from '../../sdk/envelope/inspect.js';
 import { layoutFromCiphertextLength } from '../../sdk/payload/cobblestone.js';
 import { parseCli, positionals } from './shared/args.js';
 import { formatBytes } from './shared/format.js';
-import { report } from './shared/errors.js';
+import { UsageError, report } from './shared/errors.js';
+import { S3_HELP, S3_OPTIONS, hasS3Flags, isS3Url, parseS3Url } from './shared/s3.js';
 import { openInput } from './shared/io.js';
 import { EXIT } from './exit.js';
 
@@ -11,7 +12,8 @@ export const HELP = `Usage: sealbox inspect [options] [file]
 
 Prints an envelope's header: format version, suite, chunk size, encryption context and
 recipients (type, key id). Needs no key; reads only the header (from stdin when file is absent
-or "-"). The context shown is as stored: it is authenticated only when the envelope is decrypted.
+or "-"; of an S3 object given as s3://bucket/key, with one ranged GET of its first 4 KiB, a
+second only for a longer header). The context shown is as stored: it is authenticated only when the envelope is decrypted.
 
 Options:
   --json       machine-readable output:
@@ -20,7 +22,10 @@ Options:
                  size, plaintextLength, chunkCount }   (the last three null for stdin)
   -h, --help   this help
 
-Exit codes: 0 ok, 1 failure, 2 usage, 4 not a valid envelope header.`;
+${S3_HELP}
+
+Exit codes: 0 ok, 1 failure (S3: no such bucket or object…), 2 usage, 3 S3 refused the
+credentials, 4 not a valid envelope header.`;
 
 export interface InspectJson {
   file: string | null;
@@ -38,6 +43,7 @@ export interface InspectJson {
 export async function run(argv: string[]): Promise<number> {
   try {
     const { values, positionals: args } = parseCli(argv, {
+      ...S3_OPTIONS,
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     });
@@ -46,6 +52,26 @@ export async function run(argv: string[]): Promise<number> {
       return EXIT.OK;
     }
     const [path] = positionals(args, 1, 'inspect takes one file');
+    if (isS3Url(path)) {
+      const { inspectS3 } = await import('./shared/s3-run.js');
+      const object = await inspectS3(values, parseS3Url(path));
+      const { header } = object;
+      const info: InspectJson = {
+        file: path,
+        version: header.version,
+        suite: header.suite,
+        chunkSize: header.chunkSize,
+        headerLength: header.headerLength,
+        context: header.context,
+        recipients: header.recipients.map((r) => ({ type: r.type, typeId: r.typeId, keyId: r.keyId, wrappedKeyLength: r.wrappedKeyLength })),
+        size: object.size ?? null,
+        plaintextLength: object.plaintextLength,
+        chunkCount: object.chunkCount,
+      };
+      console.log(values.json ? JSON.stringify(info, null, 2) : table(info, object.layoutError));
+      return EXIT.OK;
+    }
+    if (hasS3Flags(values)) throw new UsageError('--s3-* flags go with an s3://bucket/key');
     const input = await openInput(path);
     const header = await inspect(input.stream);
     let plaintextLength: number | null = null;

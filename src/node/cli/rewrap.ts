@@ -11,6 +11,7 @@ import { openInput, openOutput } from './shared/io.js';
 import { Progress } from './shared/progress.js';
 import { KEY_HELP, KEY_OPTIONS, type KeyFlags, keyringFrom } from './shared/keys.js';
 import { kmsClient, kmsTarget } from './shared/kms-call.js';
+import { S3_HELP, S3_OPTIONS, hasS3Flags, isS3Url, parseS3Url } from './shared/s3.js';
 import { EXIT } from './exit.js';
 
 export const HELP = `Usage: sealbox rewrap [options] <file>
@@ -32,8 +33,20 @@ Two ways:
                     destination keys, whose recipients replace ALL the old ones.
   --to-key alone (with only --kms/--from-key as source) means ReEncrypt.
 
+S3 objects (s3://bucket/key): S3 cannot change an object's bytes in place, so rewrap writes a
+new object under the same key (or under -o s3://bucket/key) from the new header and the
+unchanged body. The old header is read with a ranged GET (4 KiB). A body of at most 16 MiB is
+downloaded and written again with PutObject. A larger one becomes a multipart upload: part 1 is
+the new header plus the body's first 5 MiB (downloaded and uploaded again, S3's minimum part
+size), the rest is copied inside S3 with UploadPartCopy (256 MiB a part, pinned to the old
+object's ETag): the cost is ~5 MiB of transfer and one request per 256 MiB, whatever the size.
+The old object stays readable until the new one replaces it; the new one has a new ETag and the
+default content type (metadata and tags are not copied; in a versioned bucket the old version
+is kept as a noncurrent version).
+
 Options:
-  -o, --output <file>   write the rewrapped envelope here instead of in place
+  -o, --output <file>   write the rewrapped envelope here instead of in place (for an
+                        s3:// input: another s3://bucket/key)
   --from-key <id|arn>   ReEncrypt only the kms recipients of this key
   -q, --quiet           print nothing on success, and no progress bar
   -h, --help            this help
@@ -41,16 +54,21 @@ Options:
 Source keys (keyring to keyring):
 ${KEY_HELP.split('\n').slice(1).join('\n')}
 
-Exit codes: 0 ok, 1 failure, 2 usage, 3 auth (no source key, KMS said no), 4 invalid input.
+${S3_HELP}
+
+Exit codes: 0 ok, 1 failure (S3 errors too), 2 usage, 3 auth (no source key, KMS or S3 said no),
+4 invalid input.
 
 Examples:
   sealbox keys rotate alias/app --kms $URL && sealbox rewrap --kms $URL --to-key alias/app f.sbx
-  sealbox rewrap --aes-key old.key --to-aes-key new.key --to-aes-key-name new -o f2.sbx f.sbx`;
+  sealbox rewrap --aes-key old.key --to-aes-key new.key --to-aes-key-name new -o f2.sbx f.sbx
+  sealbox rewrap --kms $URL --to-key alias/app s3://backups/2026/db.dump.sbx`;
 
 export async function run(argv: string[]): Promise<number> {
   try {
     const { values, positionals: args } = parseCli(argv, {
       ...KEY_OPTIONS,
+      ...S3_OPTIONS,
       output: { type: 'string', short: 'o' },
       'to-key': { type: 'string', multiple: true },
       'from-key': { type: 'string' },
@@ -96,6 +114,22 @@ export async function run(argv: string[]): Promise<number> {
       options = { keyring, newKeyring };
     }
 
+    if (isS3Url(path)) {
+      if (values.output !== undefined && !isS3Url(values.output)) throw new UsageError('for an s3:// object, -o takes another s3://bucket/key');
+      const location = parseS3Url(path);
+      const to = values.output !== undefined ? parseS3Url(values.output) : location;
+      const { rewrapS3, describeRewrap } = await import('./shared/s3-run.js');
+      const result = await rewrapS3(values, location, to, options);
+      if (!values.quiet) {
+        const list = (info: typeof result.before) => info.recipients.map((r) => `${r.type}:${r.keyId}`).join(', ');
+        process.stderr.write(
+          `rewrapped ${to === location ? path : `${path} → ${to.url}`}: ${describeRewrap(result)}\n  from ${list(result.before)}\n  to   ${list(result.after)}\n`,
+        );
+      }
+      return EXIT.OK;
+    }
+    if (isS3Url(values.output)) throw new UsageError('-o s3://… needs an s3:// input');
+    if (hasS3Flags(values)) throw new UsageError('--s3-* flags go with an s3://bucket/key');
     const inPlace = values.output === undefined && path !== '-';
     const mode = inPlace ? (await stat(path)).mode & 0o7777 : undefined;
     const input = await openInput(path);

@@ -37,6 +37,8 @@ export function exitCodeFor(error: unknown): number {
     if (AUTH_CODES.has(error.code)) return EXIT.AUTH;
     if (INPUT_CODES.has(error.code)) return EXIT.INVALID_INPUT;
     if (error.code === 'ERR_INVALID_ARGUMENT') return EXIT.USAGE;
+    // An object store that refuses the credentials (S3: 403 AccessDenied, SignatureDoesNotMatch…).
+    if (error.code === 'ERR_STORAGE' && (error.status === 401 || error.status === 403)) return EXIT.AUTH;
     return EXIT.FAILURE;
   }
   // parseArgs throws TypeErrors with codes like ERR_PARSE_ARGS_UNKNOWN_OPTION.
