@@ -102,12 +102,15 @@ export async function putHeader(id, header) {
 /**
  * Can this browser stream a request body to this server? Chromium refuses `duplex: 'half'`
  * bodies over HTTP/1.1 (it needs HTTP/2 or QUIC), which is what a local dev server speaks.
+ * Over plain http:// the answer is known without asking (browsers speak HTTP/2 only over TLS),
+ * and asking would put a net::ERR_H2_OR_QUIC_REQUIRED error in the console: no probe there.
  */
 export async function probeStreamingUpload() {
   // Feature check first, with no request: an engine that streams request bodies reads `duplex`
   // and gives a stream body no Content-Type. Firefox and WebKit do neither, so they never send
   // the probe (which they would send as text, or refuse with a console error).
   if (!requestStreamsSupported()) return false;
+  if (location.protocol !== 'https:') return false;
   try {
     const body = new ReadableStream({
       start(controller) {

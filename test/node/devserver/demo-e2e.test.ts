@@ -30,6 +30,8 @@ let browser: Browser;
 let page: Page;
 let bigFile: string;
 let bigSha: string;
+/** The page's console errors, in order. Denied calls later in the test log 403s on purpose. */
+const consoleErrors: string[] = [];
 
 async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
@@ -124,6 +126,9 @@ before(async () => {
   if (process.env.SEALBOX_E2E_TIMING) console.log(`setup: ${Date.now() - t} ms`);
   lastShot = Date.now();
   page.on('pageerror', (e) => console.error('page error:', e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text());
+  });
 });
 
 after(async () => {
@@ -155,6 +160,10 @@ test('demo page: encrypt, store ciphertext, decrypt, preview, tenant isolation, 
   console.log(`upload of 50 MB: ${Date.now() - t0} ms (${await page.getAttribute('body', 'data-upload-mode')} mode)`);
   await page.waitForSelector(`tr[data-id="${id}"]`);
   await shot('uploaded');
+  // Loading, signing in and uploading log no error: over plain http:// the page knows that the
+  // server speaks HTTP/1.1 and does not probe for upload streams (which would log one).
+  assert.equal(await page.getAttribute('body', 'data-upload-mode'), 'parts');
+  assert.deepEqual(consoleErrors, [], 'no console error before the denied calls');
 
   // ── the stored blob is ciphertext ──
   const blobPath = join(server.dataDir, 'blobs', `${id}.sbx`);
