@@ -229,6 +229,23 @@ export class BlobStore {
     }
   }
 
+  /**
+   * Makes a file already written under `tmpDir` (the joined parts of an S3-style multipart upload,
+   * see ./multipart.ts) blob `id`: checked to start like an envelope, fsynced, renamed into place.
+   */
+  async adopt(id: string, tmp: string, meta: BlobMeta): Promise<BlobInfo> {
+    if (!ID_RE.test(id)) throw new BlobError(400, 'bad object id');
+    const fh = await open(tmp, 'r+');
+    try {
+      await this.#checkEnvelopeStart(tmp);
+      return await this.#exclusive(id, () => this.#commit(id, tmp, fh, { ...meta, createdAt: new Date().toISOString() }));
+    } catch (e) {
+      await fh.close().catch(() => {});
+      await rm(tmp, { force: true });
+      throw e;
+    }
+  }
+
   // ── multi-part uploads ──────────────────────────────────────────────────────────────────
 
   async createUpload(id: string, meta: BlobMeta, owner: string): Promise<string> {

@@ -6,6 +6,8 @@
  *                   which runs in-process (never listening on a port of its own)
  *   /blobs…         the ciphertext store (PUT/GET/HEAD with Range, list, multi-part uploads)
  *   /api/…          demo users and tokens, key info and rotation, the audit trail and its check
+ *   /api/uploads…   S3-style multipart uploads (the page's `s3MultipartTarget`), into the blob
+ *                   store or, with `s3`, into an S3 bucket through presigned URLs (./multipart.ts)
  *
  * Everything lives under the data dir (default ./.sealbox): kms/ (keys, encrypted at rest),
  * blobs/, proxy-audit.log, jwt.secret. It survives restarts.
@@ -25,9 +27,12 @@ import { parseBlob } from '../kms/blob.js';
 import { BlobError, BlobStore, ID_RE, newId, parseRange, type BlobMeta } from './blobs.js';
 import { HttpError, json, problem, readBytes, readJson } from './http.js';
 import { AwsError } from '../../edge/aws/errors.js';
+import { SealboxError } from '../../sdk/errors.js';
 import { KmsAdmin, OFFLINE_ALIAS, demoSeed, tenantAlias } from './kms-setup.js';
 import { demoProxyPolicy } from './policy.js';
 import { matchRoute, type Route } from './router.js';
+import { type DemoMultipart, embeddedMultipart, s3Multipart } from './multipart.js';
+import type { UploadedPart } from '../../sdk/storage/target.js';
 import { BUNDLE_DIR, DEMO_DIR, serveFile } from './static.js';
 import { AUDIENCE, DEMO_USERS, ISSUER, TENANTS, TokenIssuer, loadSecret, type Claims } from './tokens.js';
 
@@ -44,6 +49,11 @@ export interface DevServerOptions {
   demoDir?: string;
   /** Part size the page uses for multi-part uploads (bytes). Default 8 MiB. */
   partSize?: number;
+  /**
+   * Store uploads in this S3 bucket instead of the embedded store: the page uploads parts to
+   * presigned URLs and reads through presigned ranged GETs (credentials from the AWS variables).
+   */
+  s3?: { bucket: string; endpoint?: string; region?: string; forcePathStyle?: boolean; prefix?: string };
   log?: (message: string) => void;
 }
 
@@ -118,6 +128,18 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     const tokens = new TokenIssuer(secret);
     const blobs = await BlobStore.open(join(dataDir, 'blobs'));
     closers.push(() => blobs.close());
+    const embedded = embeddedMultipart(blobs, secret);
+    let multipart: DemoMultipart = embedded;
+    if (options.s3) {
+      const { s3Storage } = await import('../storage/s3.js');
+      const { bucket, endpoint, region, forcePathStyle } = options.s3;
+      multipart = s3Multipart(
+        s3Storage({ bucket, ...(endpoint ? { endpoint } : {}), ...(region ? { region } : {}), ...(forcePathStyle === undefined ? {} : { forcePathStyle }) }),
+        options.s3.prefix,
+      );
+    }
+    closers.push(() => multipart.close());
+    if (multipart !== embedded) closers.push(() => embedded.close());
     const audit = await DevAuditLog.open(join(dataDir, 'proxy-audit.log'));
     closers.push(() => audit.close());
 
@@ -173,6 +195,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       proxy: '/kms',
       partSize,
       region: seeded.region,
+      store: multipart.kind,
     };
 
     const encoder = new TextEncoder();
@@ -376,6 +399,80 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       },
     ];
 
+    // ── S3-style multipart uploads: one shape for the embedded store and S3 ──
+    const partsOf = (value: unknown): UploadedPart[] => {
+      if (!Array.isArray(value)) throw new HttpError(400, 'parts: a list of { partNumber, etag, size }');
+      return value.map((p: { partNumber?: unknown; etag?: unknown; size?: unknown }) => {
+        if (!Number.isInteger(p?.partNumber) || typeof p.etag !== 'string') throw new HttpError(400, 'parts: a list of { partNumber, etag, size }');
+        return { partNumber: p.partNumber as number, etag: p.etag, size: Number(p.size) || 0 };
+      });
+    };
+    routes.push(
+      {
+        method: 'POST',
+        path: '/api/uploads',
+        handle: async (request) => {
+          const claims = await requireUser(request, 'uploader');
+          const body = await readJson(request, 256 * 1024);
+          const id = typeof body.id === 'string' ? body.id : newId();
+          if (!ID_RE.test(id)) return problem(400, 'bad object id');
+          await requireOwnTenant(id, claims);
+          if (typeof body.head !== 'string') return problem(400, 'head: the upload head, base64');
+          const head = new Uint8Array(Buffer.from(body.head, 'base64'));
+          const meta: BlobMeta = { uploadedBy: claims.sub, tenant: claims.tenant };
+          if (typeof body.name === 'string' && body.name) meta.name = body.name.replace(/[\u0000-\u001f\u007f]/g, '').slice(0, 255);
+          if (typeof body.type === 'string' && body.type) meta.type = body.type.slice(0, 100);
+          const uploadId = await multipart.create(id, meta, claims.sub, head);
+          return json({ uploadId, id, store: multipart.kind }, 201);
+        },
+      },
+      {
+        path: /^\/api\/uploads\/([^/]+)(?:\/(part-url|parts|head|complete))?$/,
+        handle: async (request, _url, params) => {
+          const method = request.method;
+          const claims = await requireUser(request, 'uploader');
+          const [uploadId, what] = params as [string, string | undefined];
+          const upload = multipart.get(uploadId, claims.sub);
+          if (what === 'part-url' && method === 'POST') {
+            const partNumber = Number((await readJson(request)).partNumber);
+            if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) return problem(400, 'partNumber: 1 … 10000');
+            return json(await multipart.partUrl(upload, partNumber));
+          }
+          if (what === 'parts' && method === 'GET') return json({ parts: await multipart.listParts(upload) });
+          if (what === 'head' && method === 'GET') return json({ head: Buffer.from(upload.head).toString('base64') });
+          if (what === 'complete' && method === 'POST') {
+            const parts = partsOf((await readJson(request, 1024 * 1024)).parts);
+            return json(await multipart.complete(upload, parts), 201);
+          }
+          if (what === undefined && method === 'DELETE') {
+            await multipart.abort(upload);
+            return new Response(null, { status: 204 });
+          }
+          return problem(405, 'method not allowed');
+        },
+      },
+      {
+        // A part URL of the embedded store ("presigned": no token, an HMAC in the query).
+        method: 'PUT',
+        path: /^\/api\/parts\/([^/]+)\/(\d+)$/,
+        handle: async (request, url, params) => {
+          const [uploadId, n] = params as [string, string];
+          const part = await embedded.putPart(uploadId, Number(n), url.searchParams.get('expires'), url.searchParams.get('sig'), request.body);
+          return json(part, 200, { etag: part.etag });
+        },
+      },
+      {
+        // Where the page reads an object with ranged GETs (a presigned GET URL in S3 mode).
+        method: 'GET',
+        path: /^\/api\/objects\/([^/]+)\/url$/,
+        handle: async (_request, _url, params) => {
+          const id = params[0]!;
+          if (!ID_RE.test(id)) return problem(400, 'bad object id');
+          return json(await multipart.readUrl(id));
+        },
+      },
+    );
+
     async function route(request: Request): Promise<Response> {
       const url = new URL(request.url);
       const path = url.pathname;
@@ -402,6 +499,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
         return await route(request);
       } catch (e) {
         if (e instanceof HttpError || e instanceof BlobError) return problem(e.status, e.message);
+        // S3 refusing (S3 mode): its status when it is the client's fault, else a bad gateway.
+        if (e instanceof SealboxError && e.code === 'ERR_STORAGE') return problem(e.status !== undefined && e.status < 500 ? e.status : 502, e.message);
         if (e instanceof AwsError) return problem(e.status >= 500 ? 502 : e.status, `${e.type}: ${e.message}`, { type: e.type });
         log(`error: ${request.method} ${new URL(request.url).pathname}: ${(e as Error).stack ?? e}`);
         return problem(500, 'internal error (see the server log)');
