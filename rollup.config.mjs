@@ -1,4 +1,4 @@
-// Browser bundle of the core entry. Input is tsc's output (dist/), so what we measure is what we ship.
+// Browser bundles: the core entry, the Service Worker and its page side, and sealbox/storage. Input is tsc's output (dist/), so what we measure is what we ship.
 // The noble fallback is a dynamic import, so it lands in its own chunk, loaded only where
 // crypto.subtle is missing.
 import { nodeResolve } from '@rollup/plugin-node-resolve';
@@ -39,6 +39,20 @@ export default [{
     file: `${dist}/browser/sealbox-sw-client.min.js`,
     format: 'es',
     inlineDynamicImports: true,
+    sourcemap: true,
+  },
+  plugins: plugins(),
+  onwarn,
+}, {
+  // sealbox/storage for pages that import it without a bundler of their own (the demo): a build of
+  // its own, so that the core bundle above stays exactly what it is (no chunk shared with it), and
+  // with no AWS SDK (the entry has none: fetch and S3's XML only).
+  input: `${dist}/sdk/storage/index.js`,
+  output: {
+    dir: `${dist}/browser`,
+    format: 'es',
+    entryFileNames: 'storage.min.js',
+    chunkFileNames: 'chunks/storage-[name]-[hash].min.js',
     sourcemap: true,
   },
   plugins: plugins(),

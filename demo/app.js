@@ -12,6 +12,7 @@ import {
   rewrapHeader,
 } from '/sealbox/sealbox.min.js';
 import { registerObject, revokeObject, startSealboxServiceWorker } from '/sealbox/sealbox-sw-client.min.js';
+import { httpRangeSource, s3MultipartTarget, uploadEncrypted } from '/sealbox/storage.min.js';
 import * as api from './lib/api.js';
 import { formatBytes, formatRate, formatTime, fromBase64, h, hexdump, newId, plaintextLength, reason, shortKey } from './lib/ui.js';
 
@@ -19,12 +20,14 @@ const $ = (id) => document.getElementById(id);
 
 const state = {
   config: null,
-  streaming: false,
   objects: [],
   headers: new Map(), // id + etag → inspect() result
   keys: null,
   auditSeen: new Set(),
 };
+
+/** Parts in flight at once (uploadEncrypted's concurrency). */
+const UPLOAD_CONCURRENCY = 4;
 
 let client;
 let decryptKeyring;
@@ -147,9 +150,8 @@ function onSessionChange() {
 }
 
 function uploadModeText() {
-  return state.streaming
-    ? 'Upload: one streamed PUT per file (fetch with a ReadableStream body).'
-    : `Upload: in ${formatBytes(state.config.partSize)} parts. This browser cannot stream a request body here (Firefox and Safari never do; Chromium does over HTTP/2 only), so the encrypted stream is cut into parts, one uploading while the next is encrypted: memory stays at about two parts.`;
+  const where = state.config.store === 's3' ? 'an S3 bucket, through presigned part URLs' : "the dev server's store";
+  return `Upload: encrypted straight into a multipart upload to ${where} (uploadEncrypted): parts of ${formatBytes(state.config.partSize)}, ${UPLOAD_CONCURRENCY} sealed and sent at once, each retried on failure; memory stays at a few parts whatever the file's size.`;
 }
 
 // ── upload ───────────────────────────────────────────────────────────────────────────────────
@@ -180,43 +182,38 @@ async function uploadFile(file) {
   $('transfers').prepend(li);
   status.textContent = mode === 'offline' ? 'encrypting (offline RSA)…' : 'encrypting…';
 
-  let plain = 0;
-  let sent = 0;
+  let progress = { bytes: 0, parts: 0, inFlight: 0 };
+  let maxInFlight = 0;
   const started = performance.now();
   const update = () => {
     const elapsed = performance.now() - started;
-    bar.value = file.size === 0 ? 1 : Math.min(plain / file.size, 1);
-    bytesEl.textContent = `${formatBytes(plain)} of ${formatBytes(file.size)} encrypted · ${formatBytes(sent)} uploaded`;
-    rateEl.textContent = formatRate(plain, elapsed);
+    bar.value = file.size === 0 ? 1 : Math.min(progress.bytes / file.size, 1);
+    const parts = progress.totalParts ? `part ${progress.parts} of ${progress.totalParts}` : `${progress.parts} parts`;
+    bytesEl.textContent = `${formatBytes(progress.bytes)} of ${formatBytes(file.size)} encrypted and stored · ${parts} · ${progress.inFlight} in flight`;
+    rateEl.textContent = formatRate(progress.bytes, elapsed);
   };
   const timer = setInterval(update, 200);
   try {
-    const counter = new TransformStream({
-      transform(chunk, controller) {
-        plain += chunk.byteLength;
-        controller.enqueue(chunk);
+    const meta = { name: file.name, type: file.type || 'application/octet-stream' };
+    const result = await uploadEncrypted(file, {
+      keyring: encryptKeyring(mode),
+      context,
+      target: s3MultipartTarget(api.multipartCallbacks(id, meta)),
+      partSize: state.config.partSize,
+      concurrency: UPLOAD_CONCURRENCY,
+      onProgress: (p) => {
+        progress = p;
+        maxInFlight = Math.max(maxInFlight, p.inFlight);
+        li.dataset.parts = String(p.parts);
+        li.dataset.maxInFlight = String(maxInFlight);
       },
     });
-    const encrypted = file.stream().pipeThrough(counter).pipeThrough(new EncryptStream({ keyring: encryptKeyring(mode), context }));
-    const meta = { name: file.name, type: file.type || 'application/octet-stream' };
-    let info;
-    if (state.streaming) {
-      const tally = new TransformStream({
-        transform(chunk, controller) {
-          sent += chunk.byteLength;
-          controller.enqueue(chunk);
-        },
-      });
-      info = await api.uploadStream(id, encrypted.pipeThrough(tally), meta);
-    } else {
-      info = await api.uploadParts(id, encrypted, meta, state.config.partSize, (n) => (sent += n));
-    }
     update();
     const seconds = (performance.now() - started) / 1000;
     bar.value = 1;
     status.textContent = 'stored ✓';
     status.className = 't-status ok';
-    rateEl.textContent = `${formatRate(file.size, seconds * 1000)} average · ${formatBytes(info.size)} of ciphertext`;
+    rateEl.textContent = `${formatRate(file.size, seconds * 1000)} average · ${formatBytes(result.size)} of ciphertext in ${result.parts.length} part${result.parts.length === 1 ? '' : 's'}, up to ${maxInFlight} at once`;
     li.dataset.done = 'true';
   } catch (error) {
     update();
@@ -560,10 +557,19 @@ async function preview(o, msg) {
   const stats = { requests: 0, bytes: 0 };
   say(msg, 'fetching the first chunks…');
   try {
-    const bytes = await decryptRange(
-      { read: api.rangeReader(o.id, stats), size: o.size },
-      { keyring: decryptKeyring, offset: 0, length: want, expectContext: expectedContext(o) },
-    );
+    // Ranged GETs through the URL the store gives (a presigned one in S3 mode), pinned to the
+    // object's ETag; a counting fetch shows how little is read.
+    const { url, headers } = await api.objectUrl(o.id);
+    const countingFetch = async (input, init) => {
+      const response = await fetch(input, init);
+      if (response.status === 206) {
+        stats.requests++;
+        stats.bytes += Number(response.headers.get('content-length') ?? 0);
+      }
+      return response;
+    };
+    const source = httpRangeSource(new URL(url, location.href).href, { headers: headers ?? {}, fetch: countingFetch });
+    const bytes = await decryptRange(source, { keyring: decryptKeyring, offset: 0, length: want, expectContext: expectedContext(o) });
     const section = $('preview');
     section.hidden = false;
     $('preview-title').textContent = `Preview: ${o.name ?? o.id}`;
@@ -753,8 +759,8 @@ async function main() {
   }
   setupKeyrings();
   api.restoreSession();
-  state.streaming = await api.probeStreamingUpload();
-  document.body.dataset.uploadMode = state.streaming ? 'stream' : 'parts';
+  document.body.dataset.uploadMode = 'multipart';
+  document.body.dataset.store = state.config.store;
   setupDrop();
   $('refresh').addEventListener('click', refreshObjects);
   $('rotate').addEventListener('click', rotate);

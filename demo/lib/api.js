@@ -99,112 +99,32 @@ export async function putHeader(id, header) {
   return (await check(response)).json();
 }
 
-/**
- * Can this browser stream a request body to this server? Chromium refuses `duplex: 'half'`
- * bodies over HTTP/1.1 (it needs HTTP/2 or QUIC), which is what a local dev server speaks.
- * Over plain http:// the answer is known without asking (browsers speak HTTP/2 only over TLS),
- * and asking would put a net::ERR_H2_OR_QUIC_REQUIRED error in the console: no probe there.
- */
-export async function probeStreamingUpload() {
-  // Feature check first, with no request: an engine that streams request bodies reads `duplex`
-  // and gives a stream body no Content-Type. Firefox and WebKit do neither, so they never send
-  // the probe (which they would send as text, or refuse with a console error).
-  if (!requestStreamsSupported()) return false;
-  if (location.protocol !== 'https:') return false;
-  try {
-    const body = new ReadableStream({
-      start(controller) {
-        controller.enqueue(new Uint8Array([1, 2, 3]));
-        controller.close();
-      },
-    });
-    const response = await fetch('/api/upload-probe', { method: 'POST', body, duplex: 'half' });
-    if (!response.ok) return false;
-    const { bytes } = await response.json();
-    return bytes === 3;
-  } catch {
-    return false;
-  }
-}
-
-function requestStreamsSupported() {
-  try {
-    let duplexRead = false;
-    const request = new Request('/api/upload-probe', {
-      method: 'POST',
-      body: new ReadableStream(),
-      get duplex() {
-        duplexRead = true;
-        return 'half';
-      },
-    });
-    return duplexRead && !request.headers.has('content-type');
-  } catch {
-    return false;
-  }
-}
-
-/** One streamed PUT of the whole ciphertext (HTTP/2 and later). */
-export async function uploadStream(id, stream, meta) {
-  const response = await fetch(`/blobs/${encodeURIComponent(id)}`, {
-    method: 'PUT',
-    headers: { ...authHeaders(), 'content-type': 'application/vnd.sealbox.envelope', 'x-sealbox-name': encodeURIComponent(meta.name), 'x-sealbox-type': meta.type },
-    body: stream,
-    duplex: 'half',
-  });
-  return (await check(response)).json();
-}
+const toBase64 = (bytes) => btoa(String.fromCharCode(...bytes));
+const fromBase64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 
 /**
- * Multi-part upload of a ciphertext stream: parts of `partSize` bytes, one uploading while the
- * next is being encrypted, so memory stays at about two parts whatever the file's size.
- * `onSent(bytes)` reports ciphertext bytes the server has acknowledged.
+ * The store's multipart upload of object `id`, in the shape `s3MultipartTarget` (sealbox/storage)
+ * takes: the dev server creates, completes, aborts and lists the upload and hands out a URL per
+ * part, presigned by S3 in S3 mode or signed by the dev server for its own store; the page PUTs
+ * each part there and reads its ETag. The same code for both stores.
  */
-export async function uploadParts(id, stream, meta, partSize, onSent, signal) {
-  const created = await postJson('/uploads', { id, name: meta.name, type: meta.type });
-  const base = `/uploads/${encodeURIComponent(created.uploadId)}`;
-  const reader = stream.getReader();
-  let pending = [];
-  let pendingBytes = 0;
-  let part = 0;
-  let inFlight = Promise.resolve();
-  const send = async (n, blob) => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const response = await fetch(`${base}/parts/${n}`, { method: 'PUT', headers: { ...authHeaders(), 'content-type': 'application/octet-stream' }, body: blob, signal });
-        await check(response);
-        onSent(blob.size);
-        return;
-      } catch (error) {
-        // Network hiccups: send the same part again (the server replaces a repeated last part).
-        if (signal?.aborted || error.status !== undefined || attempt >= 3) throw error;
-        await new Promise((r) => setTimeout(r, 300 * attempt));
-      }
-    }
+export function multipartCallbacks(id, meta) {
+  const base = (uploadId) => `/api/uploads/${encodeURIComponent(uploadId)}`;
+  return {
+    create: async (init) => (await postJson('/api/uploads', { id, name: meta.name, type: meta.type, head: toBase64(init.head) })).uploadId,
+    presignPart: async (uploadId, partNumber) => {
+      const { url, headers } = await postJson(`${base(uploadId)}/part-url`, { partNumber });
+      return { url: new URL(url, location.href).href, headers: headers ?? {} };
+    },
+    complete: (uploadId, parts) => postJson(`${base(uploadId)}/complete`, { parts }),
+    abort: async (uploadId) => {
+      const response = await fetch(base(uploadId), { method: 'DELETE', headers: authHeaders() });
+      if (response.status !== 404) await check(response);
+    },
+    listParts: async (uploadId) => (await getJson(`${base(uploadId)}/parts`)).parts,
+    readHead: async (uploadId) => fromBase64((await getJson(`${base(uploadId)}/head`)).head),
   };
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (!done) {
-        pending.push(value);
-        pendingBytes += value.length;
-      }
-      if (pendingBytes >= partSize || (done && pendingBytes > 0)) {
-        const blob = new Blob(pending);
-        pending = [];
-        pendingBytes = 0;
-        await inFlight;
-        inFlight = send(part++, blob);
-        inFlight.catch(() => {});
-      }
-      if (done) break;
-    }
-    await inFlight;
-    const response = await fetch(`${base}/complete`, { method: 'POST', headers: authHeaders(), signal });
-    return (await check(response)).json();
-  } catch (error) {
-    reader.cancel(error).catch(() => {});
-    fetch(base, { method: 'DELETE', headers: authHeaders() }).catch(() => {});
-    throw error;
-  }
 }
+
+/** Where to read object `id` with ranged GETs: `{ url, headers? }` (a presigned GET in S3 mode). */
+export const objectUrl = (id) => getJson(`/api/objects/${encodeURIComponent(id)}/url`);

@@ -33,7 +33,7 @@ import { demoProxyPolicy } from './policy.js';
 import { matchRoute, type Route } from './router.js';
 import { type DemoMultipart, embeddedMultipart, s3Multipart } from './multipart.js';
 import type { UploadedPart } from '../../sdk/storage/target.js';
-import { BUNDLE_DIR, DEMO_DIR, serveFile } from './static.js';
+import { BUNDLE_DIR, DEMO_DIR, cspWith, serveFile } from './static.js';
 import { AUDIENCE, DEMO_USERS, ISSUER, TENANTS, TokenIssuer, loadSecret, type Claims } from './tokens.js';
 
 export interface DevServerOptions {
@@ -93,6 +93,12 @@ function metaFrom(request: Request, claims: Claims): BlobMeta {
   return meta;
 }
 
+/** The origin presigned URLs point at: the endpoint's, or AWS S3's (virtual-hosted and path-style). */
+function s3Origin(s3: NonNullable<DevServerOptions['s3']>): string {
+  if (s3.endpoint) return new URL(s3.endpoint).origin;
+  return 'https://*.amazonaws.com';
+}
+
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
   const log = options.log ?? ((m: string) => console.log(m));
   const dataDir = resolve(options.dataDir ?? '.sealbox');
@@ -139,6 +145,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
       );
     }
     closers.push(() => multipart.close());
+    // In S3 mode the page PUTs parts to and reads ranges from the S3 endpoint: let the CSP allow it.
+    const pageCsp = cspWith(options.s3 ? [s3Origin(options.s3)] : []);
     if (multipart !== embedded) closers.push(() => embedded.close());
     const audit = await DevAuditLog.open(join(dataDir, 'proxy-audit.log'));
     closers.push(() => audit.close());
@@ -488,7 +496,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
           if (path === '/sealbox/sealbox.min.js') return problem(503, 'dist/browser/sealbox.min.js is missing: run `npm run build`');
           return problem(404, 'not found');
         }
-        const r = await serveFile(demoDir, path === '/' ? 'index.html' : path.slice(1), request);
+        const r = await serveFile(demoDir, path === '/' ? 'index.html' : path.slice(1), request, pageCsp);
         if (r) return r;
       }
       return problem(404, 'not found');

@@ -50,8 +50,13 @@ const TYPES: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
+/** The CSP with more origins the page may connect to (the S3 endpoint in the demo's S3 mode). */
+export function cspWith(connect: readonly string[]): string {
+  return connect.length === 0 ? CSP : CSP.replace("connect-src 'self'", `connect-src 'self' ${connect.join(' ')}`);
+}
+
 /** Serves `relPath` from `root`, or undefined when there is no such file (or it escapes root). */
-export async function serveFile(root: string, relPath: string, request: Request): Promise<Response | undefined> {
+export async function serveFile(root: string, relPath: string, request: Request, csp = CSP): Promise<Response | undefined> {
   let decoded: string;
   try {
     decoded = decodeURIComponent(relPath);
@@ -71,6 +76,7 @@ export async function serveFile(root: string, relPath: string, request: Request)
   const etag = `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
   const headers = new Headers({
     ...SECURITY_HEADERS,
+    'content-security-policy': csp,
     'content-type': TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream',
     'cache-control': 'no-cache',
     etag,

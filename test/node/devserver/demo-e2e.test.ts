@@ -160,9 +160,12 @@ test('demo page: encrypt, store ciphertext, decrypt, preview, tenant isolation, 
   console.log(`upload of 50 MB: ${Date.now() - t0} ms (${await page.getAttribute('body', 'data-upload-mode')} mode)`);
   await page.waitForSelector(`tr[data-id="${id}"]`);
   await shot('uploaded');
-  // Loading, signing in and uploading log no error: over plain http:// the page knows that the
-  // server speaks HTTP/1.1 and does not probe for upload streams (which would log one).
-  assert.equal(await page.getAttribute('body', 'data-upload-mode'), 'parts');
+  // Loading, signing in and uploading log no error (the page sends no upload-stream probe, which
+  // logs one over HTTP/1.1). The upload went through uploadEncrypted into a multipart upload of
+  // the embedded store: 50 MB in 8 MiB parts, several in flight at once.
+  assert.equal(await page.getAttribute('body', 'data-upload-mode'), 'multipart');
+  assert.equal(await transfer.getAttribute('data-parts'), '7');
+  assert.ok(Number(await transfer.getAttribute('data-max-in-flight')) >= 2, 'parts in flight at once');
   assert.deepEqual(consoleErrors, [], 'no console error before the denied calls');
 
   // ── the stored blob is ciphertext ──
