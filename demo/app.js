@@ -249,14 +249,23 @@ function setupDrop() {
 
 // ── objects ──────────────────────────────────────────────────────────────────────────────────
 
+/**
+ * Ranged reads of a stored object through the URL the store gives (the dev server's /blobs/<id>,
+ * or a presigned S3 GET), pinned to its ETag: the same code for both stores.
+ */
+async function rangeSourceOf(id, fetchImpl) {
+  const { url, headers } = await api.objectUrl(id);
+  return httpRangeSource(new URL(url, location.href).href, { headers: headers ?? {}, ...(fetchImpl ? { fetch: fetchImpl } : {}) });
+}
+
 async function headerOf(obj) {
   const cacheKey = `${obj.id} ${obj.etag}`;
   let info = state.headers.get(cacheKey);
   if (!info) {
-    const read = api.rangeReader(obj.id);
-    let bytes = await read(0, Math.min(obj.size, 8192));
+    const source = await rangeSourceOf(obj.id);
+    let bytes = await source.read(0, Math.min(obj.size, 8192));
     const need = Math.min(envelopeHeadLength(bytes.subarray(0, 8)), obj.size);
-    if (need > bytes.length) bytes = await read(0, need);
+    if (need > bytes.length) bytes = await source.read(0, need);
     info = await inspect(bytes);
     state.headers.set(cacheKey, info);
   }
@@ -299,7 +308,8 @@ function objectRow(o, session) {
   const msg = h('div', { class: 'row-msg', role: 'status', 'aria-live': 'polite', 'data-for': o.id });
   const versions = new Map((o.keyVersions ?? []).map((v) => [v.keyId, v.version]));
   const hasKms = info?.recipients.some((r) => r.type === 'kms');
-  const canRewrap = session?.user.role === 'uploader' && ctx.tenant === session.user.tenant && hasKms;
+  // Rewrap rewrites the header in place: the embedded store can; S3 cannot (`sealbox rewrap s3://…` writes a new object).
+  const canRewrap = state.config.store !== 's3' && session?.user.role === 'uploader' && ctx.tenant === session.user.tenant && hasKms;
   const label = o.name ?? o.id;
   const row = h(
     'tr',
@@ -388,8 +398,7 @@ async function download(o, msg) {
   const started = performance.now();
   let got = 0;
   try {
-    const response = await fetch(`/blobs/${encodeURIComponent(o.id)}`, { headers: api.authHeaders() });
-    if (!response.ok) throw new Error(`GET failed: ${response.status}`);
+    const source = await rangeSourceOf(o.id);
     const decrypt = new DecryptStream({ keyring: decryptKeyring, expectContext: expectedContext(o) });
     const counter = new TransformStream({
       transform(chunk, controller) {
@@ -397,7 +406,7 @@ async function download(o, msg) {
         controller.enqueue(chunk);
       },
     });
-    const plain = response.body.pipeThrough(decrypt).pipeThrough(counter).pipeThrough(batches(1024 * 1024));
+    const plain = source.stream().pipeThrough(decrypt).pipeThrough(counter).pipeThrough(batches(1024 * 1024));
     const timer = setInterval(() => say(msg, `decrypting… ${formatBytes(got)} · ${formatRate(got, performance.now() - started)}`), 250);
     try {
       if (writable) {
@@ -559,7 +568,6 @@ async function preview(o, msg) {
   try {
     // Ranged GETs through the URL the store gives (a presigned one in S3 mode), pinned to the
     // object's ETag; a counting fetch shows how little is read.
-    const { url, headers } = await api.objectUrl(o.id);
     const countingFetch = async (input, init) => {
       const response = await fetch(input, init);
       if (response.status === 206) {
@@ -568,7 +576,7 @@ async function preview(o, msg) {
       }
       return response;
     };
-    const source = httpRangeSource(new URL(url, location.href).href, { headers: headers ?? {}, fetch: countingFetch });
+    const source = await rangeSourceOf(o.id, countingFetch);
     const bytes = await decryptRange(source, { keyring: decryptKeyring, offset: 0, length: want, expectContext: expectedContext(o) });
     const section = $('preview');
     section.hidden = false;

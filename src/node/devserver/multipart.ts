@@ -16,11 +16,14 @@
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { writeFileAtomic } from '../fs.js';
 import { join } from 'node:path';
+import { SealboxError } from '../../sdk/errors.js';
 import type { UploadedPart } from '../../sdk/storage/target.js';
+import type { CORSRule } from '@aws-sdk/client-s3';
 import type { S3Storage } from '../storage/s3.js';
-import { BlobError, type BlobInfo, type BlobMeta, type BlobStore } from './blobs.js';
+import { BlobError, ID_RE, type BlobInfo, type BlobMeta, type BlobStore } from './blobs.js';
 
 export interface PartUrl {
   url: string;
@@ -47,6 +50,8 @@ export interface DemoMultipart {
   abort(upload: DemoUpload): Promise<void>;
   /** Where the page reads object `id` with ranged GETs. */
   readUrl(id: string): Promise<PartUrl>;
+  /** The objects in the store, newest first (S3 mode; the embedded store lists its own). */
+  list?(): Promise<BlobInfo[]>;
   close(): Promise<void>;
 }
 
@@ -204,10 +209,25 @@ export function embeddedMultipart(blobs: BlobStore, secret: Uint8Array, options:
   };
 }
 
-/** S3 behind the same shape: presigned part and GET URLs from `s3Storage`; object key = `prefix + id`. */
-export function s3Multipart(storage: S3Storage, prefix = 'sealbox-demo/'): DemoMultipart {
+/**
+ * S3 behind the same shape: presigned part and GET URLs from `s3Storage`; object key =
+ * `prefix + id + '.sbx'`. What the uploader said (name, type, who) is kept in `metaFile` (JSON), as
+ * the embedded store keeps it beside each blob.
+ */
+export function s3Multipart(storage: S3Storage, options: { prefix?: string; metaFile?: string } = {}): DemoMultipart {
+  const prefix = options.prefix ?? 'sealbox-demo/';
   const registry = new Registry();
   const keyOf = (id: string) => `${prefix}${id}.sbx`;
+  let metas: Record<string, BlobMeta> | undefined;
+  const loadMetas = async () => {
+    if (metas) return metas;
+    try {
+      metas = options.metaFile ? (JSON.parse(await readFile(options.metaFile, 'utf8')) as Record<string, BlobMeta>) : {};
+    } catch {
+      metas = {};
+    }
+    return metas;
+  };
   return {
     kind: 's3',
     async create(id, meta, owner, head) {
@@ -221,6 +241,9 @@ export function s3Multipart(storage: S3Storage, prefix = 'sealbox-demo/'): DemoM
     async complete(upload, parts) {
       const out = await storage.complete(keyOf(upload.id), upload.uploadId, parts);
       registry.uploads.delete(upload.uploadId);
+      const all = await loadMetas();
+      all[upload.id] = { ...upload.meta, createdAt: new Date().toISOString() };
+      if (options.metaFile) await writeFileAtomic(options.metaFile, `${JSON.stringify(all, null, 2)}\n`);
       return { id: upload.id, ...(out.etag ? { etag: out.etag } : {}) };
     },
     async abort(upload) {
@@ -228,9 +251,78 @@ export function s3Multipart(storage: S3Storage, prefix = 'sealbox-demo/'): DemoM
       await storage.abort(keyOf(upload.id), upload.uploadId);
     },
     readUrl: async (id) => ({ url: await storage.presignGet(keyOf(id)) }),
+    async list() {
+      const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+      const client = await storage.client();
+      const all = await loadMetas();
+      const out: BlobInfo[] = [];
+      let token: string | undefined;
+      do {
+        const page = await client.send(new ListObjectsV2Command({ Bucket: storage.bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
+        for (const o of page.Contents ?? []) {
+          const id = o.Key!.slice(prefix.length).replace(/\.sbx$/, '');
+          if (!ID_RE.test(id) || o.Key !== keyOf(id)) continue;
+          out.push({ ...all[id], id, size: o.Size ?? 0, mtimeMs: o.LastModified?.getTime() ?? 0, etag: o.ETag ?? '' });
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+      return out.sort((a, b) => b.mtimeMs - a.mtimeMs);
+    },
     async close() {
       registry.uploads.clear();
       storage.close();
     },
   };
+}
+
+/** The CORS rule the demo page needs on an S3 bucket (parts PUT, ranged GETs pinned with If-Match). */
+export function demoCorsRule(origins: string[]) {
+  return {
+    ID: 'sealbox-demo',
+    AllowedOrigins: origins,
+    AllowedMethods: ['GET', 'PUT', 'HEAD'],
+    AllowedHeaders: ['*'],
+    ExposeHeaders: ['ETag', 'Content-Range', 'Content-Length'],
+    MaxAgeSeconds: 600,
+  };
+}
+
+/**
+ * Adds the demo's CORS rule for `origins` to the bucket, keeping its other rules (a rule of ours
+ * from an earlier start is replaced). Returns a warning instead of throwing when the credentials
+ * may not read or set the bucket's CORS: the page then fails on its first part (no ETag) unless the
+ * bucket already allows it.
+ */
+export async function ensureBucketCors(storage: S3Storage, origins: string[]): Promise<string | undefined> {
+  const { GetBucketCorsCommand, PutBucketCorsCommand } = await import('@aws-sdk/client-s3');
+  const client = await storage.client();
+  const rule = demoCorsRule(origins);
+  try {
+    let rules: CORSRule[] = [];
+    try {
+      rules = (await client.send(new GetBucketCorsCommand({ Bucket: storage.bucket }))).CORSRules ?? [];
+    } catch (error) {
+      if ((error as { name?: string }).name !== 'NoSuchCORSConfiguration') throw error;
+    }
+    const others = rules.filter((r) => r.ID !== rule.ID);
+    await client.send(new PutBucketCorsCommand({ Bucket: storage.bucket, CORSConfiguration: { CORSRules: [...others, rule] } }));
+    return undefined;
+  } catch (error) {
+    const e = error as { name?: string; message?: string };
+    return `could not set the bucket's CORS (${e.name ?? 'error'}: ${e.message ?? String(error)}); the page needs this rule on bucket ${storage.bucket} (see docs/STORAGE.md): ${JSON.stringify(rule)}`;
+  }
+}
+
+/** Fails with one clear line when the bucket is missing or the credentials may not use it. */
+export async function checkBucket(storage: S3Storage): Promise<void> {
+  const { HeadBucketCommand } = await import('@aws-sdk/client-s3');
+  const client = await storage.client();
+  try {
+    await client.send(new HeadBucketCommand({ Bucket: storage.bucket }));
+  } catch (error) {
+    const e = error as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+    const status = e.$metadata?.httpStatusCode;
+    const what = status === 404 ? 'no such bucket' : status === 403 ? 'access denied (check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)' : `${e.name ?? 'error'}: ${e.message ?? String(error)}`;
+    throw new SealboxError('ERR_STORAGE', what, { cause: error, ...(status === undefined ? {} : { status }) });
+  }
 }

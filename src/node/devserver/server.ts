@@ -31,7 +31,7 @@ import { SealboxError } from '../../sdk/errors.js';
 import { KmsAdmin, OFFLINE_ALIAS, demoSeed, tenantAlias } from './kms-setup.js';
 import { demoProxyPolicy } from './policy.js';
 import { matchRoute, type Route } from './router.js';
-import { type DemoMultipart, embeddedMultipart, s3Multipart } from './multipart.js';
+import { type DemoMultipart, checkBucket, embeddedMultipart, ensureBucketCors, s3Multipart } from './multipart.js';
 import type { UploadedPart } from '../../sdk/storage/target.js';
 import { BUNDLE_DIR, DEMO_DIR, cspWith, serveFile } from './static.js';
 import { AUDIENCE, DEMO_USERS, ISSUER, TENANTS, TokenIssuer, loadSecret, type Claims } from './tokens.js';
@@ -53,7 +53,7 @@ export interface DevServerOptions {
    * Store uploads in this S3 bucket instead of the embedded store: the page uploads parts to
    * presigned URLs and reads through presigned ranged GETs (credentials from the AWS variables).
    */
-  s3?: { bucket: string; endpoint?: string; region?: string; forcePathStyle?: boolean; prefix?: string };
+  s3?: { bucket: string; endpoint?: string; region?: string; forcePathStyle?: boolean; prefix?: string; /** Add the page's CORS rule to the bucket at start (default true). */ cors?: boolean };
   log?: (message: string) => void;
 }
 
@@ -139,9 +139,21 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     if (options.s3) {
       const { s3Storage } = await import('../storage/s3.js');
       const { bucket, endpoint, region, forcePathStyle } = options.s3;
+      const storage = s3Storage({ bucket, ...(endpoint ? { endpoint } : {}), ...(region ? { region } : {}), ...(forcePathStyle === undefined ? {} : { forcePathStyle }) });
+      await checkBucket(storage).catch((e: unknown) => {
+        storage.close();
+        throw e;
+      });
+      if (options.s3.cors !== false) {
+        const port = (server.address() as AddressInfo).port;
+        const origins = [`http://127.0.0.1:${port}`, `http://localhost:${port}`];
+        if (!['127.0.0.1', '0.0.0.0', '::1', 'localhost'].includes(host)) origins.push(`http://${urlHost(host)}:${port}`);
+        const warning = await ensureBucketCors(storage, origins);
+        if (warning) log(`warning: ${warning}`);
+      }
       multipart = s3Multipart(
-        s3Storage({ bucket, ...(endpoint ? { endpoint } : {}), ...(region ? { region } : {}), ...(forcePathStyle === undefined ? {} : { forcePathStyle }) }),
-        options.s3.prefix,
+        storage,
+        { ...(options.s3.prefix ? { prefix: options.s3.prefix } : {}), metaFile: join(dataDir, 's3-objects.json') },
       );
     }
     closers.push(() => multipart.close());
@@ -323,6 +335,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
         path: ['/blobs', '/blobs/'],
         handle: async (request) => {
           if (request.method !== 'GET') return problem(405, 'GET lists objects; PUT /blobs/<id> or POST /uploads stores one');
+          if (multipart.list) return json({ objects: await multipart.list(), store: multipart.kind });
           const objects = await blobs.list();
           return json({ objects: await Promise.all(objects.map(async (o) => ({ ...o, keyVersions: await keyVersions(o.id) }))) });
         },

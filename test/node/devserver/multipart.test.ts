@@ -17,6 +17,7 @@ import { RawAesKeyring } from '../../../src/sdk/keyring/raw-aes.js';
 import { decryptRange } from '../../../src/sdk/stream/range.js';
 import { DecryptStream } from '../../../src/sdk/stream/decrypt-stream.js';
 import { httpRangeSource, resumeUpload, s3MultipartTarget, uploadEncrypted, type MultipartTarget } from '../../../src/sdk/storage/index.js';
+import { GetBucketCorsCommand, S3Client } from '@aws-sdk/client-s3';
 import { s3Service, uniqueBucketName } from '../../support/ceph-rgw.js';
 
 const MiB = 1024 * 1024;
@@ -159,11 +160,45 @@ cases('embedded store', async () => {
   };
 });
 
+let s3Bucket = '';
 cases('S3 (Ceph RGW)', async () => {
   const service = await s3Service();
-  const bucket = uniqueBucketName('demo');
-  await service.createBucket(bucket);
+  s3Bucket = uniqueBucketName('demo');
+  await service.createBucket(s3Bucket);
   process.env.AWS_ACCESS_KEY_ID = service.accessKeyId;
   process.env.AWS_SECRET_ACCESS_KEY = service.secretAccessKey;
-  return startDevServer({ port: 0, dataDir: join(dir, 's3'), log: () => {}, s3: { bucket, endpoint: service.endpoint, region: service.region } });
+  return startDevServer({ port: 0, dataDir: join(dir, 's3'), log: () => {}, s3: { bucket: s3Bucket, endpoint: service.endpoint, region: service.region } });
+});
+
+describe('S3 mode (Ceph RGW): start', () => {
+  test('the page\'s CORS rule is added to the bucket (other rules kept), objects are listed with their names, a missing bucket fails at start', async () => {
+    const service = await s3Service();
+    process.env.AWS_ACCESS_KEY_ID = service.accessKeyId;
+    process.env.AWS_SECRET_ACCESS_KEY = service.secretAccessKey;
+    const bucket = uniqueBucketName('democors');
+    const other = { ID: 'theirs', AllowedOrigins: ['https://example.com'], AllowedMethods: ['GET'] };
+    await service.createBucket(bucket, { cors: [other] });
+    const server = await startDevServer({ port: 0, dataDir: join(dir, 's3cors'), log: () => {}, s3: { bucket, endpoint: service.endpoint, region: service.region } });
+    const s3 = new S3Client(service.clientConfig());
+    try {
+      const rules = (await s3.send(new GetBucketCorsCommand({ Bucket: bucket }))).CORSRules ?? [];
+      assert.deepEqual(rules.map((r) => r.ID).sort(), ['sealbox-demo', 'theirs']);
+      const ours = rules.find((r) => r.ID === 'sealbox-demo')!;
+      assert.ok(ours.AllowedOrigins!.includes(`http://127.0.0.1:${server.port}`));
+      assert.ok(ours.ExposeHeaders!.includes('ETag'));
+      const c = await client(server);
+      const keyring = new RawAesKeyring({ keyName: 'demo', key: randomBytes(32) });
+      await uploadEncrypted(new Blob([randomBytes(1000)]), { keyring, target: c.target('listed1') });
+      const { objects, store } = await c.call('GET', '/blobs');
+      assert.equal(store, 's3');
+      assert.deepEqual(objects.map((o: { id: string; name: string; uploadedBy: string }) => [o.id, o.name, o.uploadedBy]), [['listed1', 'listed1.bin', 'alice']]);
+    } finally {
+      s3.destroy();
+      await server.close();
+    }
+    await assert.rejects(
+      startDevServer({ port: 0, dataDir: join(dir, 's3none'), log: () => {}, s3: { bucket: 'no-such-bucket-sealbox', endpoint: service.endpoint, region: service.region } }),
+      (error: SealboxError) => error.code === 'ERR_STORAGE' && /no such bucket/.test(error.message),
+    );
+  });
 });
