@@ -332,3 +332,62 @@ test('demo page: an uploaded video plays and seeks to 80 % through the Service W
   assert.equal(status, 403, 'signing in as another user revoked what bob registered');
   assert.deepEqual(await page.evaluate(() => (window as unknown as { __cspViolations: string[] }).__cspViolations), []);
 });
+
+// With a real S3 (SEALBOX_TEST_S3_*, as `npm test` sets): `sealbox start --bucket` mode. The same
+// page uploads through presigned part URLs straight to the bucket (CORS set by the dev server at
+// start) and previews through presigned ranged GETs.
+const s3Skip = skip || (!process.env.SEALBOX_TEST_S3_ENDPOINT ? 'no S3 (set SEALBOX_TEST_S3_*; npm test does)' : false);
+test('demo page in S3 mode: multipart upload through presigned part URLs, preview through presigned ranged GETs, no console error', { skip: s3Skip, timeout: 300_000 }, async () => {
+  const { s3Service, uniqueBucketName } = await import('../../support/ceph-rgw.js');
+  const { ListObjectsV2Command, S3Client } = await import('@aws-sdk/client-s3');
+  const service = await s3Service();
+  const bucket = uniqueBucketName('e2e');
+  await service.createBucket(bucket);
+  process.env.AWS_ACCESS_KEY_ID = service.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = service.secretAccessKey;
+  const s3server = await startDevServer({
+    port: 0,
+    dataDir: join(dir, 'data-s3'),
+    bundleDir: join(dir, 'bundle'),
+    log: () => {},
+    s3: { bucket, endpoint: service.endpoint, region: service.region },
+  });
+  const context = await browser.newContext({ viewport: { width: 1360, height: 1000 } });
+  const p = await context.newPage();
+  const errors: string[] = [];
+  p.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  const client = new S3Client(service.clientConfig());
+  try {
+    await p.goto(s3server.url);
+    await p.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+    assert.equal(await p.getAttribute('body', 'data-store'), 's3');
+    await p.click('button[data-user="alice"]');
+    await p.waitForSelector('button[data-user="alice"][aria-pressed="true"]');
+    const file = join(dir, 's3-report.txt');
+    await writeFile(file, Buffer.from(Array.from({ length: 200_000 }, (_, i) => `${String(i).padStart(8, '0')} ${MARKER}\n`).join('')));
+    await p.setInputFiles('#file', file);
+    await p.waitForSelector('.transfer[data-done="true"], .transfer[data-error]', { timeout: HEAVY });
+    const transfer = p.locator('.transfer').first();
+    assert.equal(await transfer.getAttribute('data-error'), null, `upload failed: ${await transfer.getAttribute('data-error')}`);
+    const id = (await transfer.getAttribute('data-id'))!;
+    assert.equal(await transfer.getAttribute('data-parts'), '1');
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: bucket }));
+    assert.deepEqual(listed.Contents?.map((o) => o.Key), [`sealbox-demo/${id}.sbx`]);
+    await p.waitForSelector(`tr[data-id="${id}"]`);
+    await p.screenshot({ path: join(ARTIFACTS, 's3-uploaded.png'), fullPage: true });
+
+    await p.click('button[data-user="bob"]');
+    await p.waitForSelector('button[data-user="bob"][aria-pressed="true"]');
+    await p.locator(`tr[data-id="${id}"] button[data-action="preview"]`).click();
+    await p.waitForSelector('#preview-body pre[data-kind="text"]', { timeout: 60_000 });
+    assert.match(await p.locator('#preview-body pre').innerText(), new RegExp(`^00000000 ${MARKER}`));
+    assert.match(await p.locator('#preview-meta').innerText(), /from \d+ ranged reads/);
+    assert.deepEqual(errors, [], 'no console error in S3 mode');
+  } finally {
+    client.destroy();
+    await context.close();
+    await s3server.close();
+  }
+});
