@@ -17,11 +17,12 @@ import { EXIT, ROOT, type RunResult, fixtures, payloadOf, workDir } from './help
 
 const MiB = 1024 * 1024;
 
-function run(args: string[], options: { env?: Record<string, string>; input?: Uint8Array } = {}): Promise<RunResult> {
+function run(args: string[], options: { env?: Record<string, string>; input?: Uint8Array; noAwsSdk?: boolean } = {}): Promise<RunResult> {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!/^(AWS_|SEALBOX_)/.test(k)) env[k] = v;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/node/cli/s3-child.ts'), ...args], {
+    const hook = options.noAwsSdk ? ['--import', join(ROOT, 'test/node/cli/no-aws-sdk.mjs')] : [];
+    const child = spawn(process.execPath, [...hook, '--import', 'tsx', join(ROOT, 'test/node/cli/s3-child.ts'), ...args], {
       cwd: ROOT,
       env: { ...env, ...options.env },
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -145,6 +146,13 @@ describe('sealbox on s3:// objects (real S3: Ceph RGW)', () => {
     const denied = await run(['inspect', `s3://${bucket}/big.sbx`], { env: { ...env, AWS_SECRET_ACCESS_KEY: 'wrong' } });
     assert.equal(denied.code, EXIT.AUTH, denied.stderr);
     assert.match(denied.stderr, /SignatureDoesNotMatch|AccessDenied/);
+
+    // Without the optional AWS SDK: one line saying what to install; files still work.
+    const noSdk = await run(['inspect', `s3://${bucket}/big.sbx`], { env, noAwsSdk: true });
+    assert.equal(noSdk.code, EXIT.FAILURE, noSdk.stderr);
+    assert.match(noSdk.stderr, /^sealbox inspect: s3:\/\/ URLs need the optional packages @aws-sdk\/client-s3 and @aws-sdk\/s3-request-presigner \(npm install .*\) \[ERR_STORAGE\]\n$/);
+    const fileStill = await run(['encrypt', '--aes-key', fx.aes, '-o', work.path('f.sbx'), fx.plain], { env, noAwsSdk: true });
+    assert.equal(fileStill.code, EXIT.OK, fileStill.stderr);
 
     for (const args of [
       ['encrypt', '--aes-key', fx.aes, '--to', '/tmp/x', fx.plain],
