@@ -5,6 +5,7 @@ import {
   EncryptStream,
   KmsClient,
   KmsKeyring,
+  MultiKeyring,
   RsaOaepKeyring,
   decryptRange,
   envelopeHeadLength,
@@ -12,7 +13,8 @@ import {
   rewrapHeader,
 } from '/sealbox/sealbox.min.js';
 import { registerObject, revokeObject, startSealboxServiceWorker } from '/sealbox/sealbox-sw-client.min.js';
-import { httpRangeSource, s3MultipartTarget, uploadEncrypted } from '/sealbox/storage.min.js';
+import { httpRangeSource, resumeUpload, s3MultipartTarget, uploadEncrypted } from '/sealbox/storage.min.js';
+import * as resume from './lib/resume.js';
 import * as api from './lib/api.js';
 import { formatBytes, formatRate, formatTime, fromBase64, h, hexdump, newId, plaintextLength, reason, shortKey } from './lib/ui.js';
 
@@ -25,6 +27,17 @@ const state = {
   keys: null,
   auditSeen: new Set(),
 };
+
+/** Set when the page goes away: an upload cut short by a reload is kept for resuming, not aborted. */
+let unloading = false;
+addEventListener('pagehide', () => (unloading = true));
+
+/** The store's multipart callbacks; a reload does not abort the upload (it is resumed later). */
+function multipartTarget(id, meta) {
+  const callbacks = api.multipartCallbacks(id, meta);
+  const abort = callbacks.abort;
+  return s3MultipartTarget({ ...callbacks, abort: (uploadId) => (unloading ? Promise.resolve() : abort(uploadId)) });
+}
 
 /** Parts in flight at once (uploadEncrypted's concurrency). */
 const UPLOAD_CONCURRENCY = 4;
@@ -52,6 +65,7 @@ function aliasOf(arn) {
 }
 
 function keyLabel(arn) {
+  if (arn.startsWith(resume.KEY_PREFIX)) return 'upload resume key (this browser only; deleted once the upload is stored)';
   const alias = aliasOf(arn);
   return alias ? `${alias} (${shortKey(arn)})` : shortKey(arn) || arn;
 }
@@ -146,6 +160,7 @@ function onSessionChange() {
       ? `${session.user.name} is a reader: readers may decrypt but not encrypt (separation of duties). Sign in as an uploader to add files.`
       : uploadModeText();
   $('rotate').disabled = !uploader;
+  offerResume();
   renderObjects();
 }
 
@@ -171,6 +186,49 @@ async function uploadFile(file) {
   const mode = document.querySelector('input[name="mode"]:checked').value;
   const id = newId();
   const context = { tenant: session.user.tenant, object: id };
+  const meta = { name: file.name, type: file.type || 'application/octet-stream' };
+  // A key pair made for this upload only, its private half non-extractable in this browser's
+  // IndexedDB: an extra recipient that lets this page resume the upload after a reload (uploaders
+  // may not decrypt through the proxy), useless once the key is deleted when the upload completes.
+  const resumeKey = await resume.newResumeKey(id);
+  const keyring = new MultiKeyring({ generator: encryptKeyring(mode), others: [resumeKey.keyring] });
+  await transfer(file, mode === 'offline' ? 'encrypting (offline RSA)…' : 'encrypting…', id, (onProgress) =>
+    uploadEncrypted(file, {
+      keyring,
+      context,
+      target: multipartTarget(id, meta),
+      partSize: state.config.partSize,
+      concurrency: UPLOAD_CONCURRENCY,
+      onCreate: ({ uploadId, head }) => resume.save({ id, uploadId, head, name: file.name, size: file.size, lastModified: file.lastModified, type: meta.type, user: session.user.sub }),
+      onProgress,
+    }),
+  );
+}
+
+/** Finishes an upload that a reload (or a closed tab) stopped: only the missing parts are sent. */
+async function resumeFile(file, saved) {
+  if (file.name !== saved.name || file.size !== saved.size || file.lastModified !== saved.lastModified) {
+    notice(`That is not the file being uploaded (${saved.name}, ${formatBytes(saved.size)}): choose that one to resume.`, 'error');
+    return;
+  }
+  $('resume').hidden = true;
+  const keyring = await resume.resumeKeyring(saved.id);
+  await transfer(file, 'resuming…', saved.id, (onProgress) =>
+    resumeUpload(file, {
+      keyring,
+      target: multipartTarget(saved.id, { name: saved.name, type: saved.type }),
+      uploadId: saved.uploadId,
+      head: saved.head,
+      partSize: state.config.partSize,
+      concurrency: UPLOAD_CONCURRENCY,
+      onProgress,
+    }),
+  );
+  await refreshObjects();
+}
+
+/** One row in the transfers list around an upload (new or resumed); `run(onProgress)` does it. */
+async function transfer(file, first, id, run) {
   const li = $('tpl-transfer').content.firstElementChild.cloneNode(true);
   li.dataset.id = id;
   li.querySelector('.t-name').textContent = file.name;
@@ -180,7 +238,7 @@ async function uploadFile(file) {
   const bytesEl = li.querySelector('.t-bytes');
   const rateEl = li.querySelector('.t-rate');
   $('transfers').prepend(li);
-  status.textContent = mode === 'offline' ? 'encrypting (offline RSA)…' : 'encrypting…';
+  status.textContent = first;
 
   let progress = { bytes: 0, parts: 0, inFlight: 0 };
   let maxInFlight = 0;
@@ -194,20 +252,13 @@ async function uploadFile(file) {
   };
   const timer = setInterval(update, 200);
   try {
-    const meta = { name: file.name, type: file.type || 'application/octet-stream' };
-    const result = await uploadEncrypted(file, {
-      keyring: encryptKeyring(mode),
-      context,
-      target: s3MultipartTarget(api.multipartCallbacks(id, meta)),
-      partSize: state.config.partSize,
-      concurrency: UPLOAD_CONCURRENCY,
-      onProgress: (p) => {
-        progress = p;
-        maxInFlight = Math.max(maxInFlight, p.inFlight);
-        li.dataset.parts = String(p.parts);
-        li.dataset.maxInFlight = String(maxInFlight);
-      },
+    const result = await run((p) => {
+      progress = p;
+      maxInFlight = Math.max(maxInFlight, p.inFlight);
+      li.dataset.parts = String(p.parts);
+      li.dataset.maxInFlight = String(maxInFlight);
     });
+    await resume.forget(id);
     update();
     const seconds = (performance.now() - started) / 1000;
     bar.value = 1;
@@ -216,6 +267,8 @@ async function uploadFile(file) {
     rateEl.textContent = `${formatRate(file.size, seconds * 1000)} average · ${formatBytes(result.size)} of ciphertext in ${result.parts.length} part${result.parts.length === 1 ? '' : 's'}, up to ${maxInFlight} at once`;
     li.dataset.done = 'true';
   } catch (error) {
+    if (unloading) return;
+    await resume.forget(id); // the upload was aborted: nothing to resume
     update();
     status.textContent = 'failed';
     status.className = 't-status error';
@@ -225,6 +278,36 @@ async function uploadFile(file) {
   } finally {
     clearInterval(timer);
   }
+}
+
+/** After a reload: offers to finish the upload that was under way. */
+function offerResume() {
+  const saved = resume.saved();
+  const box = $('resume');
+  const session = api.currentSession();
+  if (!saved || !session || session.user.sub !== saved.user) {
+    box.hidden = true;
+    return;
+  }
+  $('resume-text').textContent = `The upload of ${saved.name} (${formatBytes(saved.size)}) stopped before it finished. The parts that landed are kept: choose the same file to send only the rest.`;
+  box.hidden = false;
+}
+
+function setupResume() {
+  const input = $('resume-file');
+  input.addEventListener('change', () => {
+    const [file] = input.files;
+    input.value = '';
+    const saved = resume.saved();
+    if (file && saved) resumeFile(file, saved);
+  });
+  $('resume-drop').addEventListener('click', async () => {
+    const saved = resume.saved();
+    $('resume').hidden = true;
+    if (!saved) return;
+    await api.multipartCallbacks(saved.id, {}).abort(saved.uploadId).catch(() => {});
+    await resume.forget(saved.id);
+  });
 }
 
 function setupDrop() {
@@ -770,6 +853,7 @@ async function main() {
   document.body.dataset.uploadMode = 'multipart';
   document.body.dataset.store = state.config.store;
   setupDrop();
+  setupResume();
   $('refresh').addEventListener('click', refreshObjects);
   $('rotate').addEventListener('click', rotate);
   $('verify').addEventListener('click', scheduleVerify);
