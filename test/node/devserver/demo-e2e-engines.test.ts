@@ -206,8 +206,8 @@ for (const engine of ['firefox', 'webkit'] as const) {
       // page's own error notice must not be showing.
       assert.equal(await d.run<string | null>("const n = document.querySelector('#notice.error'); return n && !n.hidden ? n.textContent : null;"), null);
       await shot('loaded');
-      // Neither engine streams request bodies: the page uploads in parts, and says so.
-      assert.equal(await attrOf(d, 'body', 'data-upload-mode'), 'parts');
+      // The page uploads every file as a multipart upload (uploadEncrypted), in parts, and says so.
+      assert.equal(await attrOf(d, 'body', 'data-upload-mode'), 'multipart');
 
       // ── sign in as an uploader, encrypt and upload ──
       await signIn('alice');
