@@ -608,12 +608,14 @@ async function downloadThroughSw(o, msg) {
   say(msg, 'unwrapping the key…');
   try {
     const path = await serve(o, { download: true });
-    // No download attribute: the worker's Content-Disposition names the file (with the attribute,
-    // Chromium canceled this download in demo-e2e).
-    const a = h('a', { href: path, hidden: true, 'data-sw': 'true' });
-    document.body.append(a);
-    a.click();
-    a.remove();
+    // The worker's Content-Disposition names the file (with a download attribute, Chromium
+    // canceled this download in demo-e2e). Fetched by a hidden frame, not by navigating the page:
+    // Firefox cuts the page's open requests (the audit feed) when the page itself navigates.
+    const frame = h('iframe', { src: path, hidden: true, 'data-sw': 'true' });
+    document.body.append(frame);
+    setTimeout(() => frame.remove(), 60_000);
+    msg.dataset.path = 'service-worker';
+    msg.dataset.url = path;
     say(msg, `downloading through the Service Worker ✓ decrypted as it streams (${path}); every chunk authenticated`, 'ok');
   } catch (error) {
     denied(msg, 'Download', error, o);

@@ -21,6 +21,8 @@ export const CSP = [
   "img-src 'self' blob: data:",
   "media-src 'self' blob:",
   "connect-src 'self'",
+  // Downloads through the Service Worker are fetched by a hidden same-origin frame.
+  "frame-src 'self'",
   "font-src 'self'",
   "manifest-src 'self'",
   "base-uri 'none'",
