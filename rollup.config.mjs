@@ -11,11 +11,17 @@ const plugins = () => [nodeResolve({ browser: true, preferBuiltins: false }), te
 
 export default [{
   input: `${dist}/index.js`,
+  // The lazy pool chunk imports what it shares with the core from the core itself (extra exports
+  // there), instead of rollup moving the core into a shared chunk behind a facade.
+  preserveEntrySignatures: 'allow-extension',
   output: {
     dir: `${dist}/browser`,
     format: 'es',
     entryFileNames: 'sealbox.min.js',
-    chunkFileNames: 'chunks/[name]-[hash].min.js',
+    // The worker pool (sealbox/workers) is a lazy chunk the core loads only when `workers` is a
+    // number or 'auto'. It sits at the top of dist/browser/, under a fixed name, so apps can import
+    // SealboxWorkerPool and encryptBlob from it, and it finds the worker script beside itself.
+    chunkFileNames: (chunk) => (chunk.name === 'pool' ? 'sealbox-workers.min.js' : 'chunks/[name]-[hash].min.js'),
     sourcemap: true,
   },
   plugins: plugins(),
@@ -55,6 +61,13 @@ export default [{
     chunkFileNames: 'chunks/storage-[name]-[hash].min.js',
     sourcemap: true,
   },
+  plugins: plugins(),
+  onwarn,
+}, {
+  // The worker script (sealbox/workers): one self-contained module worker (no imports to fetch, no
+  // blob:, no eval).
+  input: `${dist}/sdk/workers/sealbox-worker.js`,
+  output: { file: `${dist}/browser/sealbox-worker.js`, format: 'es', sourcemap: true, inlineDynamicImports: true },
   plugins: plugins(),
   onwarn,
 }];

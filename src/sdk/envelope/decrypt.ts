@@ -4,6 +4,8 @@ import { resolveLimits } from '../format/constants.js';
 import { type EncryptionContext, type HeaderInfo, headerInfo, parseEnvelopeHeader } from '../format/header.js';
 import { COBBLESTONE_HEADER_BYTES, TAG_BYTES, layoutFromCiphertextLength, openChunk } from '../payload/cobblestone.js';
 import { chunksInFlight, forEachIndex } from '../payload/parallel.js';
+import { runBatches } from '../payload/batches.js';
+import { resolveEngine } from '../payload/engine.js';
 import { type DecryptOptions, startDecryption } from './session.js';
 
 /**
@@ -40,11 +42,15 @@ export async function decrypt(envelope: Uint8Array, options: DecryptOptions): Pr
 
   const plaintext = new Uint8Array(layout.plaintextLength);
   const sealedSize = chunkSize + TAG_BYTES;
-  await forEachIndex(layout.chunkCount, chunksInFlight(chunkSize), async (index) => {
+  const engine = await resolveEngine(options, keys);
+  const work = engine
+    ? runBatches(engine.engine, 'open', keys, chunkSize, body.subarray(COBBLESTONE_HEADER_BYTES), plaintext).finally(() => engine.release())
+    : forEachIndex(layout.chunkCount, chunksInFlight(chunkSize), async (index) => {
     const start = COBBLESTONE_HEADER_BYTES + index * sealedSize;
     const end = index === layout.chunkCount - 1 ? body.length : start + sealedSize;
     plaintext.set(await openChunk(keys, index, body.subarray(start, end)), index * chunkSize);
-  }).catch((error: unknown) => {
+  });
+  await work.catch((error: unknown) => {
     plaintext.fill(0);
     throw error;
   });

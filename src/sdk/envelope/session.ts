@@ -29,6 +29,7 @@ import {
   checkCommitment,
   deriveMessageKeys,
 } from '../payload/cobblestone.js';
+import type { WorkerOptions } from '../payload/batching.js';
 
 /**
  * Options of `encrypt` and `EncryptStream`.
@@ -38,7 +39,7 @@ import {
  * await encrypt(data, { keyring, context: { tenant: 'acme' }, chunkSize: 64 * 1024 });
  * ```
  */
-export interface EncryptOptions {
+export interface EncryptOptions extends WorkerOptions {
   keyring: Keyring;
   /** Authenticated, stored in clear in the header, and sent to the KMS as `EncryptionContext`. */
   context?: EncryptionContext;
@@ -62,7 +63,7 @@ export interface EncryptOptions {
  * await decrypt(envelope, { keyring, expectContext: { tenant: 'acme' } });
  * ```
  */
-export interface DecryptOptions {
+export interface DecryptOptions extends WorkerOptions {
   keyring: Keyring;
   /** Each pair must be present in the envelope's context, or decryption fails with ERR_CONTEXT_MISMATCH. */
   expectContext?: EncryptionContext;

@@ -17,8 +17,10 @@ import { COBBLESTONE_HEADER_BYTES, type MessageKeys, STANDARD_CHUNK_SIZE, TAG_BY
 import { DEFAULT_IN_FLIGHT_BYTES, OrderedWindow, chunksInFlight } from '../payload/parallel.js';
 import { type ChunkOutput, chunkOutput } from './output.js';
 import { ByteCollector, Rechunker } from './rechunk.js';
+import { type ResolvedEngine, type WorkerOptions, resolveEngine } from '../payload/engine.js';
+import { Batcher } from './batched.js';
 
-export interface StreamTuning {
+export interface StreamTuning extends WorkerOptions {
   /**
    * Bytes of chunks sealed or opened concurrently (default 1 MiB: 64 chunks of 16 KiB, 4 of
    * 256 KiB). More overlaps more WebCrypto calls; the memory a stream holds grows with it.
@@ -77,20 +79,33 @@ export function checkTuning(tuning: StreamTuning | undefined): void {
 export class SealTransformer implements Transformer<Uint8Array, Uint8Array> {
   readonly #begin: () => Promise<SealSession>;
   readonly #inFlightBytes: number | undefined;
+  readonly #tuning: StreamTuning | undefined;
   #keys: MessageKeys | undefined;
   #rechunk: Rechunker | undefined;
   #window: OrderedWindow<Uint8Array> | undefined;
   #output: ChunkOutput | undefined;
   #index = 0;
+  #engine: ResolvedEngine | undefined;
+  #batcher: Batcher | undefined;
 
   constructor(begin: () => Promise<SealSession>, tuning?: StreamTuning) {
     this.#begin = begin;
     this.#inFlightBytes = tuning?.inFlightBytes;
+    this.#tuning = tuning;
   }
 
   async start(controller: TransformStreamDefaultController<Uint8Array>): Promise<void> {
     const session = await this.#begin();
     this.#keys = session.keys;
+    const engine = (this.#engine = await resolveEngine(this.#tuning, session.keys));
+    if (engine) {
+      this.#batcher = new Batcher('seal', engine.engine, session.keys, session.chunkSize, (bytes) => controller.enqueue(bytes), (error) => {
+        engine.release();
+        controller.error(error);
+      });
+      controller.enqueue(session.head);
+      return;
+    }
     this.#rechunk = new Rechunker(session.chunkSize, false, copiesInput(session.keys));
     const output = (this.#output = chunkOutput((bytes) => controller.enqueue(bytes)));
     this.#window = new OrderedWindow<Uint8Array>(
@@ -104,6 +119,7 @@ export class SealTransformer implements Transformer<Uint8Array, Uint8Array> {
 
   async transform(data: Uint8Array): Promise<void> {
     if (!isBytes(data)) throw notBytes();
+    if (this.#batcher) return this.#batcher.push(data);
     const keys = this.#keys!;
     const window = this.#window!;
     for (const block of this.#rechunk!.push(data)) {
@@ -114,6 +130,13 @@ export class SealTransformer implements Transformer<Uint8Array, Uint8Array> {
   }
 
   async flush(): Promise<void> {
+    if (this.#batcher) {
+      try {
+        return await this.#batcher.end();
+      } finally {
+        this.#engine?.release();
+      }
+    }
     const window = this.#window!;
     const full = window.room();
     if (full) await full;
@@ -123,6 +146,8 @@ export class SealTransformer implements Transformer<Uint8Array, Uint8Array> {
   }
 
   cancel(reason: unknown): void {
+    this.#batcher?.stop(abortedError(reason));
+    this.#engine?.release();
     this.#window?.stop(abortedError(reason));
     this.#rechunk?.clear();
     this.#output?.clear();
@@ -161,10 +186,14 @@ export class OpenTransformer implements Transformer<Uint8Array, Uint8Array> {
   #output: ChunkOutput | undefined;
   #index = 0;
   #cancelled: SealboxError | undefined;
+  readonly #tuning: StreamTuning | undefined;
+  #engine: ResolvedEngine | undefined;
+  #batcher: Batcher | undefined;
 
   constructor(head: HeadReader, tuning?: StreamTuning) {
     this.#head = head;
     this.#inFlightBytes = tuning?.inFlightBytes;
+    this.#tuning = tuning;
   }
 
   start(controller: TransformStreamDefaultController<Uint8Array>): void {
@@ -174,6 +203,7 @@ export class OpenTransformer implements Transformer<Uint8Array, Uint8Array> {
   /** Not `async`: once the head is read, a piece goes straight to `#write` (no extra promise). */
   transform(data: Uint8Array): Promise<void> {
     if (!isBytes(data)) return Promise.reject(notBytes());
+    if (this.#batcher) return this.#batcher.push(data);
     return this.#rechunk ? this.#write(data) : this.#readHead(data);
   }
 
@@ -189,6 +219,19 @@ export class OpenTransformer implements Transformer<Uint8Array, Uint8Array> {
     if (this.#cancelled) throw this.#cancelled;
     const controller = this.#controller!;
     this.#keys = keys;
+    const engine = (this.#engine = await resolveEngine(this.#tuning, keys));
+    if (this.#cancelled) {
+      engine?.release();
+      throw this.#cancelled;
+    }
+    if (engine) {
+      const batcher = (this.#batcher = new Batcher('open', engine.engine, keys, chunkSize, (bytes) => controller.enqueue(bytes), (error) => {
+        engine.release();
+        controller.error(error);
+      }));
+      for (const part of rest) await batcher.push(part);
+      return;
+    }
     this.#rechunk = new Rechunker(chunkSize + TAG_BYTES, true, copiesInput(keys));
     const output = (this.#output = chunkOutput((bytes) => controller.enqueue(bytes)));
     this.#window = new OrderedWindow<Uint8Array>(
@@ -211,6 +254,13 @@ export class OpenTransformer implements Transformer<Uint8Array, Uint8Array> {
   }
 
   async flush(): Promise<void> {
+    if (this.#batcher) {
+      try {
+        return await this.#batcher.end();
+      } finally {
+        this.#engine?.release();
+      }
+    }
     if (!this.#rechunk) throw this.#head.incomplete(this.#collector ?? new ByteCollector());
     const window = this.#window!;
     // Earlier chunks first: if one of them fails, that is the error the reader sees.
@@ -235,6 +285,8 @@ export class OpenTransformer implements Transformer<Uint8Array, Uint8Array> {
 
   cancel(reason: unknown): void {
     this.#cancelled = abortedError(reason);
+    this.#batcher?.stop(this.#cancelled);
+    this.#engine?.release();
     this.#window?.stop(this.#cancelled);
     this.#rechunk?.clear();
     this.#collector?.clear();

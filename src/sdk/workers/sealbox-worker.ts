@@ -1,0 +1,52 @@
+/**
+ * The worker script of `SealboxWorkerPool` (shipped as dist/browser/sealbox-worker.js, a module
+ * worker): seals or opens the batches of chunks the pool posts, reading Blob slices itself when the
+ * batch names one, and posts each result back with its buffer transferred. The keys arrive as the
+ * non-extractable AES-GCM CryptoKey and the base nonce; nothing else about the message.
+ */
+import { SealboxError } from '../errors.js';
+import { runBatchOn } from '../payload/batch.js';
+
+export interface WorkerRequest {
+  id: number;
+  op: 'seal' | 'open';
+  key: CryptoKey;
+  baseNonce: Uint8Array;
+  chunkSize: number;
+  first: number;
+  final: boolean;
+  data?: Uint8Array<ArrayBuffer>;
+  blob?: { blob: Blob; start: number; end: number };
+}
+
+export type WorkerReply = { id: number; bytes: Uint8Array<ArrayBuffer> } | { id: number; error: { code: string; message: string } };
+
+interface WorkerScope {
+  onmessage: ((event: MessageEvent<WorkerRequest>) => void) | null;
+  postMessage(message: WorkerReply, transfer?: Transferable[]): void;
+}
+
+const scope = globalThis as unknown as WorkerScope;
+
+async function handle(request: WorkerRequest): Promise<Uint8Array<ArrayBuffer>> {
+  const input = request.blob
+    ? new Uint8Array(await request.blob.blob.slice(request.blob.start, request.blob.end).arrayBuffer())
+    : request.data!;
+  const keys = { aead: { subtle: request.key }, baseNonce: request.baseNonce, commitment: new Uint8Array(0) };
+  return runBatchOn(request.op, keys, request.chunkSize, request.first, input, request.final);
+}
+
+scope.onmessage = (event) => {
+  const request = event.data;
+  handle(request).then(
+    (bytes) => scope.postMessage({ id: request.id, bytes }, [bytes.buffer]),
+    (error: unknown) =>
+      scope.postMessage({
+        id: request.id,
+        error:
+          error instanceof SealboxError
+            ? { code: error.code, message: error.message }
+            : { code: 'ERR_UNSUPPORTED', message: `the worker failed: ${error instanceof Error ? error.message : String(error)}` },
+      }),
+  );
+};
