@@ -38,7 +38,7 @@ it('workers: the pool posts one message per batch and keys reach Workers as non-
     posts++;
     const key = (message as { key?: CryptoKey }).key;
     if (!(key instanceof CryptoKey) || key.extractable) throw new Error('the key is not a non-extractable CryptoKey');
-    return original.call(this, message, transfer as Transferable[]);
+    return (original as (this: Worker, message: unknown, transfer?: unknown) => void).call(this, message, transfer);
   } as typeof Worker.prototype.postMessage;
   try {
     await encrypt(new Uint8Array(4 * 1024 * 1024 + 5), { keyring, workers: pool });
