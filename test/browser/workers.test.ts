@@ -28,16 +28,20 @@ for (const testCase of workerCases(env)) {
   else it.skip(`${testCase.name} [skipped: ${reason}]`);
 }
 
-it('workers: the pool posts one message per batch and keys reach Workers as non-extractable CryptoKeys', async () => {
+it('workers: the pool posts one message per batch and the keys reach each Worker once, as a non-extractable CryptoKey', async () => {
   const pool = (shared ??= new SealboxWorkerPool({ size: 2, workerUrl }));
   const { encrypt, RawAesKeyring } = await import('../../src/index.js');
   const keyring = new RawAesKeyring({ keyName: 'k', key: new Uint8Array(32).fill(9) });
   let posts = 0;
+  let keysSent = 0;
   const original = Worker.prototype.postMessage;
   Worker.prototype.postMessage = function (this: Worker, message: unknown, transfer?: Transferable[] | StructuredSerializeOptions) {
     posts++;
     const key = (message as { key?: CryptoKey }).key;
-    if (!(key instanceof CryptoKey) || key.extractable) throw new Error('the key is not a non-extractable CryptoKey');
+    if (key !== undefined) {
+      keysSent++;
+      if (!(key instanceof CryptoKey) || key.extractable) throw new Error('the key is not a non-extractable CryptoKey');
+    }
     return (original as (this: Worker, message: unknown, transfer?: unknown) => void).call(this, message, transfer);
   } as typeof Worker.prototype.postMessage;
   try {
@@ -47,6 +51,8 @@ it('workers: the pool posts one message per batch and keys reach Workers as non-
   }
   // 4 MiB + 5 bytes at 16 KiB chunks: 257 chunks in batches of 64, so 5 messages, not 257.
   if (posts !== 5) throw new Error(`expected 5 posts, got ${posts}`);
+  // The keys go once to each Worker, not with every batch.
+  if (keysSent < 1 || keysSent > 2) throw new Error(`expected the keys sent once per Worker, got ${keysSent}`);
 });
 
 after(() => shared?.terminate());

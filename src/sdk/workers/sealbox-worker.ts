@@ -10,8 +10,10 @@ import { runBatchOn } from '../payload/batch.js';
 export interface WorkerRequest {
   id: number;
   op: 'seal' | 'open';
-  key: CryptoKey;
-  baseNonce: Uint8Array;
+  /** Numbers the message keys within the pool; `key` and `baseNonce` come only when they change. */
+  keyId: number;
+  key?: CryptoKey;
+  baseNonce?: Uint8Array;
   chunkSize: number;
   first: number;
   final: boolean;
@@ -28,11 +30,17 @@ interface WorkerScope {
 
 const scope = globalThis as unknown as WorkerScope;
 
+/** The last keys this Worker was sent (the pool sends them again when they change). */
+let current: { id: number; key: CryptoKey; baseNonce: Uint8Array } | undefined;
+
 async function handle(request: WorkerRequest): Promise<Uint8Array<ArrayBuffer>> {
+  if (request.key && request.baseNonce) current = { id: request.keyId, key: request.key, baseNonce: request.baseNonce };
+  if (current?.id !== request.keyId) throw new SealboxError('ERR_UNSUPPORTED', 'the Sealbox worker lost the keys of this batch');
+  const { key, baseNonce } = current;
   const input = request.blob
     ? new Uint8Array(await request.blob.blob.slice(request.blob.start, request.blob.end).arrayBuffer())
     : request.data!;
-  const keys = { aead: { subtle: request.key }, baseNonce: request.baseNonce, commitment: new Uint8Array(0) };
+  const keys = { aead: { subtle: key }, baseNonce, commitment: new Uint8Array(0) };
   return runBatchOn(request.op, keys, request.chunkSize, request.first, input, request.final);
 }
 

@@ -18,6 +18,8 @@ interface Pending {
 interface Slot {
   worker: Worker;
   pending: Map<number, Pending>;
+  /** The keys this Worker holds (it keeps the last ones sent): not cloned again per batch. */
+  keyId: number;
 }
 
 function autoSize(): number {
@@ -35,6 +37,8 @@ export class SealboxWorkerPool implements ChunkEngine {
   readonly size: number;
   #slots: Slot[];
   #nextId = 1;
+  #keyIds = new WeakMap<object, number>();
+  #nextKeyId = 1;
   #terminated = false;
 
   constructor(options: SealboxWorkerPoolOptions = {}) {
@@ -48,7 +52,7 @@ export class SealboxWorkerPool implements ChunkEngine {
 
   #start(url: string | URL): Slot {
     const worker = new Worker(url, { type: 'module', name: 'sealbox' });
-    const slot: Slot = { worker, pending: new Map() };
+    const slot: Slot = { worker, pending: new Map(), keyId: 0 };
     worker.onmessage = (event: MessageEvent<WorkerReply>) => {
       const reply = event.data;
       const pending = slot.pending.get(reply.id);
@@ -82,21 +86,28 @@ export class SealboxWorkerPool implements ChunkEngine {
     let slot = this.#slots[0]!;
     for (const candidate of this.#slots) if (candidate.pending.size < slot.pending.size) slot = candidate;
     const id = this.#nextId++;
+    let keyId = this.#keyIds.get(batch.keys);
+    if (keyId === undefined) this.#keyIds.set(batch.keys, (keyId = this.#nextKeyId++));
     const request: WorkerRequest = {
       id,
       op: batch.op,
-      key: aead.subtle,
-      baseNonce: batch.keys.baseNonce,
+      keyId,
       chunkSize: batch.chunkSize,
       first: batch.first,
       final: batch.final,
     };
+    if (slot.keyId !== keyId) {
+      // Messages to one Worker arrive in order: every later batch with this keyId finds the keys.
+      request.key = aead.subtle;
+      request.baseNonce = batch.keys.baseNonce;
+    }
     if (batch.data) request.data = batch.data;
     if (batch.blob) request.blob = batch.blob;
     return new Promise<Uint8Array>((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });
       try {
         slot.worker.postMessage(request, batch.data ? [batch.data.buffer] : []);
+        slot.keyId = keyId;
       } catch (error) {
         slot.pending.delete(id);
         reject(error);
