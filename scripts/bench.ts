@@ -36,6 +36,9 @@ const TOTAL = Number(option('total') ?? (quick ? 64 : 256)) * MiB;
 const WORKERD_TOTAL = Math.min(Math.max(TOTAL, 64 * MiB), 128 * MiB);
 const RSS_TOTAL = (quick ? 256 : 1024) * MiB;
 const BROWSER_TOTAL = TOTAL;
+/** The Worker engine's run in Chromium (issue 16): a generated Blob of this size, `WORKERS` Workers. */
+const WORKERS_TOTAL = Number(option('workers-total') ?? (quick ? 256 : 1024)) * MiB;
+const WORKERS = Number(option('workers') ?? 2);
 const CHUNK_SIZES = [16384, 262144];
 const PIECE = Number(option('piece') ?? 64) * 1024; // 64 KiB: what file.stream() and fetch bodies typically hand out
 const REPS = Number(option('reps') ?? 5);
@@ -136,7 +139,7 @@ type BrowserName = (typeof BROWSERS)[number];
 const isBrowser = (r: string): r is BrowserName => (BROWSERS as readonly string[]).includes(r);
 
 /** In-page on the built bundle, in Chromium, Firefox or WebKit (scripts/runtimes/pages.ts). */
-async function browserRun(engine: BrowserName, runs: { inFlightBytes?: number; total: number }[] = [{ total: BROWSER_TOTAL }]): Promise<{ version: string; rows: Row[] }> {
+async function browserRun(engine: BrowserName, runs: { inFlightBytes?: number; total: number }[] = [{ total: BROWSER_TOTAL }], withWorkers = true): Promise<{ version: string; rows: Row[] }> {
   ensureBundle();
   const { url, close } = await serve();
   const page = await openPage(engine, url, (line) => say(`  [${engine}] ${line}`));
@@ -154,6 +157,19 @@ async function browserRun(engine: BrowserName, runs: { inFlightBytes?: number; t
       })()`);
       rows.push(...got.map((row) => ({ ...row, inFlightBytes: run.inFlightBytes ?? DEFAULT_IN_FLIGHT_BYTES })));
     }
+    if (withWorkers && WORKERS > 0) {
+      // The Worker engine beside the 16 KiB row's single-thread ceiling, in the same page.
+      const options = JSON.stringify({ total: WORKERS_TOTAL, size: WORKERS, reps: Math.min(REPS, 3) });
+      const got = (await page.evaluate(`(async () => {
+        const lib = await import('/dist/browser/sealbox.min.js');
+        const workers = await import('/dist/browser/sealbox-workers.min.js');
+        const core = await import('/core.js');
+        return core.workersThroughput(lib, workers, ${options});
+      })()`)) as Partial<Row>;
+      const row = rows.find((r) => r.chunkSize === 16384);
+      if (row) Object.assign(row, got);
+      say(`  [${engine}] workers ${JSON.stringify(got)}`);
+    }
     return { version: page.version, rows };
   } finally {
     await page.close();
@@ -161,7 +177,7 @@ async function browserRun(engine: BrowserName, runs: { inFlightBytes?: number; t
   }
 }
 
-const chromiumRun = (runs?: { inFlightBytes?: number; total: number }[]) => browserRun('chromium', runs);
+const chromiumRun = (runs?: { inFlightBytes?: number; total: number }[], withWorkers = true) => browserRun('chromium', runs, withWorkers);
 
 /** --sweep: throughput at several in-flight windows, Node then Chromium, to choose DEFAULT_IN_FLIGHT_BYTES. */
 async function sweep(): Promise<void> {
@@ -176,7 +192,7 @@ async function sweep(): Promise<void> {
     }
   }
   if (!args.has('--no-browser')) {
-    const chromium = await chromiumRun(windows.map((inFlightBytes) => ({ inFlightBytes, total })));
+    const chromium = await chromiumRun(windows.map((inFlightBytes) => ({ inFlightBytes, total })), false);
     rows.push(...chromium.rows.map((row) => ({ ...row, where: 'chromium', inFlightBytes: (row as Row & { inFlightBytes: number }).inFlightBytes })));
   }
   say('| where | in flight | chunk | depth | ceiling enc | EncryptStream | ceiling dec | DecryptStream |');

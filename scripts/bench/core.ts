@@ -22,6 +22,16 @@ export interface Row {
   /** Node only: CPU seconds (all threads) of the ceiling run over the stream run; best of each. */
   encryptCpuRatio?: number;
   decryptCpuRatio?: number;
+  /**
+   * The Worker engine (Chromium, the 16 KiB row): `workers` dedicated Workers (SealboxWorkerPool)
+   * encrypting a generated Blob of `workersTotal` bytes with encryptBlob and decrypting the result
+   * with decryptBlob; `longTasks`: main-thread long tasks (> 50 ms) during those timed runs.
+   */
+  workers?: number;
+  workersEncryptMBps?: number;
+  workersDecryptMBps?: number;
+  longTasks?: number;
+  workersTotal?: number;
 }
 
 const KEY = new Uint8Array(32).fill(7);
@@ -341,4 +351,74 @@ export async function throughput(
     rows.push(row);
   }
   return rows;
+}
+
+/** What `sealbox/workers` exports (dist/browser/sealbox-workers.min.js in Chromium). */
+type WorkersLib = typeof import('../../src/sdk/workers/pool.js');
+
+/**
+ * The Worker engine on a generated Blob: encryptBlob then decryptBlob with a pool of `size`
+ * Workers, best of `reps`, and the main thread's long tasks during the timed runs.
+ */
+export async function workersThroughput(
+  lib: Lib,
+  workers: WorkersLib,
+  { total, size, reps, chunkSize = 16384 }: { total: number; size: number; reps: number; chunkSize?: number },
+): Promise<Pick<Row, 'workers' | 'workersEncryptMBps' | 'workersDecryptMBps' | 'longTasks' | 'workersTotal'>> {
+  const MiB = 1024 * 1024;
+  const pattern = new Uint8Array(MiB);
+  for (let at = 0; at < MiB; at += 65536) crypto.getRandomValues(pattern.subarray(at, at + 65536));
+  const blob = new Blob(Array.from({ length: Math.ceil(total / MiB) }, () => pattern)).slice(0, total);
+  const pool = new workers.SealboxWorkerPool({ size });
+  const timed: [number, number][] = [];
+  let longTasks = 0;
+  let observer: PerformanceObserver | undefined;
+  try {
+    observer = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) if (timed.some(([from, to]) => entry.startTime >= from && entry.startTime <= to)) longTasks++;
+    });
+    observer.observe({ type: 'longtask' });
+  } catch {
+    observer = undefined;
+  }
+  const read = async (stream: ReadableStream<Uint8Array>, keep: boolean) => {
+    const parts: Uint8Array[] = [];
+    let bytes = 0;
+    const reader = stream.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return { parts, bytes };
+      bytes += value.length;
+      if (keep) parts.push(value);
+    }
+  };
+  const ring = keyring(lib);
+  try {
+    // Warm-up: Workers started, the worker script compiled, WebCrypto's threads woken.
+    const warm = await read(workers.encryptBlob(blob.slice(0, 8 * MiB), { keyring: ring, chunkSize, workers: pool }), true);
+    await read(workers.decryptBlob(new Blob(warm.parts as Uint8Array<ArrayBuffer>[]), { keyring: ring, workers: pool }).readable, false);
+    let bestEnc = Infinity;
+    let bestDec = Infinity;
+    for (let rep = 0; rep < reps; rep++) {
+      let start = performance.now();
+      const sealed = await read(workers.encryptBlob(blob, { keyring: ring, chunkSize, workers: pool }), true);
+      let end = performance.now();
+      timed.push([start, end]);
+      bestEnc = Math.min(bestEnc, (end - start) / 1000);
+      const envelope = new Blob(sealed.parts as Uint8Array<ArrayBuffer>[]);
+      sealed.parts.length = 0;
+      start = performance.now();
+      const opened = await read(workers.decryptBlob(envelope, { keyring: ring, workers: pool }).readable, false);
+      end = performance.now();
+      timed.push([start, end]);
+      if (opened.bytes !== total) throw new Error(`decryptBlob gave ${opened.bytes} of ${total} bytes`);
+      bestDec = Math.min(bestDec, (end - start) / 1000);
+    }
+    // Long-task entries arrive after the task: give the observer a moment.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    return { workers: size, workersEncryptMBps: total / 1e6 / bestEnc, workersDecryptMBps: total / 1e6 / bestDec, longTasks, workersTotal: total };
+  } finally {
+    observer?.disconnect();
+    pool.terminate();
+  }
 }
