@@ -7,7 +7,22 @@
 import { SealboxError } from '../errors.js';
 import { type MessageKeys, TAG_BYTES, openChunk, sealChunk } from './cobblestone.js';
 
-export function runBatchOn(op: 'seal' | 'open', keys: MessageKeys, chunkSize: number, first: number, input: Uint8Array, final: boolean): Promise<Uint8Array<ArrayBuffer>> {
+/**
+ * `inPlace` (WebCrypto keys only): the result is written into `input`'s own buffer when it is large
+ * enough (from offset 0), so a batch costs no new buffer. That is safe because WebCrypto copies a
+ * chunk's bytes when `encrypt`/`decrypt` is called, and every call is made before any result is
+ * written. In Chromium a fresh zeroed 1 MiB buffer per batch (on each side) cut the throughput of
+ * the Worker engine by more than half.
+ */
+export function runBatchOn(
+  op: 'seal' | 'open',
+  keys: MessageKeys,
+  chunkSize: number,
+  first: number,
+  input: Uint8Array,
+  final: boolean,
+  inPlace = false,
+): Promise<Uint8Array<ArrayBuffer>> {
   const unit = op === 'seal' ? chunkSize : chunkSize + TAG_BYTES;
   const whole = Math.floor(input.length / unit);
   const rest = input.length - whole * unit;
@@ -15,7 +30,11 @@ export function runBatchOn(op: 'seal' | 'open', keys: MessageKeys, chunkSize: nu
   if (op === 'open' && final && rest < TAG_BYTES) return Promise.reject(new SealboxError('ERR_TRUNCATED', 'the final chunk is shorter than its tag'));
   const count = whole + (final ? 1 : 0);
   const delta = op === 'seal' ? TAG_BYTES : -TAG_BYTES;
-  const out = new Uint8Array(input.length + count * delta);
+  const outLength = input.length + count * delta;
+  const out =
+    inPlace && 'subtle' in keys.aead && input.byteOffset === 0 && input.buffer instanceof ArrayBuffer && input.buffer.byteLength >= outLength
+      ? new Uint8Array(input.buffer, 0, outLength)
+      : new Uint8Array(outLength);
   const outUnit = unit + delta;
   const tasks: Promise<void>[] = [];
   for (let i = 0; i < count; i++) {

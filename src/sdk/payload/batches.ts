@@ -20,7 +20,10 @@ export async function runBatches(engine: ChunkEngine, op: 'seal' | 'open', keys:
     const final = b === batches - 1;
     const start = first * inUnit;
     const end = final ? input.length : start + perBatch * inUnit;
-    const result = await engine.run({ op, keys, chunkSize, first, data: input.slice(start, end), final });
+    // A copy the engine owns, with room for the result (sealing grows it), so it can work in place.
+    const data = new Uint8Array(new ArrayBuffer(op === 'seal' ? (perBatch + 1) * (chunkSize + TAG_BYTES) : end - start), 0, end - start);
+    data.set(input.subarray(start, end));
+    const result = await engine.run({ op, keys, chunkSize, first, data, final });
     out.set(result, first * outUnit);
   });
 }

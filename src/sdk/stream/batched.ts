@@ -19,6 +19,8 @@ export class Batcher {
   readonly #chunkSize: number;
   readonly #unit: number;
   readonly #capacity: number;
+  /** Seal: the batch buffer has room for the tags too, so the Worker seals it in place. */
+  readonly #room: number;
   #buffer: Uint8Array<ArrayBuffer> | undefined;
   #fill = 0;
   #first = 0;
@@ -38,6 +40,7 @@ export class Batcher {
     this.#chunkSize = chunkSize;
     this.#unit = op === 'seal' ? chunkSize : chunkSize + TAG_BYTES;
     this.#capacity = batchChunks(chunkSize) * this.#unit;
+    this.#room = op === 'seal' ? (batchChunks(chunkSize) + 1) * (chunkSize + TAG_BYTES) : this.#capacity;
     // An enqueue that throws means the reader went away (cancelled): stop quietly, as the in-thread
     // path does, so the pending write ends without an error of its own.
     const emitOrStop = (bytes: Uint8Array) => {
@@ -60,7 +63,7 @@ export class Batcher {
     let at = 0;
     while (at < data.length) {
       if (this.#fill === this.#capacity) await this.#send(false);
-      this.#buffer ??= new Uint8Array(this.#capacity);
+      this.#buffer ??= new Uint8Array(this.#room);
       const n = Math.min(this.#capacity - this.#fill, data.length - at);
       this.#buffer.set(data.subarray(at, at + n), this.#fill);
       this.#fill += n;
@@ -100,7 +103,7 @@ export class Batcher {
     const full = this.window.room();
     if (full) await full;
     const buffer = this.#buffer ?? new Uint8Array(0);
-    const data = this.#fill === buffer.length ? buffer : new Uint8Array(buffer.buffer, 0, this.#fill);
+    const data = new Uint8Array(buffer.buffer, 0, this.#fill);
     const count = Math.floor(this.#fill / this.#unit);
     const first = this.#first;
     this.#first += count;

@@ -24,7 +24,7 @@ export interface WorkerRequest {
 export type WorkerReply = { id: number; bytes: Uint8Array<ArrayBuffer> } | { id: number; error: { code: string; message: string } };
 
 interface WorkerScope {
-  onmessage: ((event: MessageEvent<WorkerRequest>) => void) | null;
+  addEventListener(type: 'message', listener: (event: MessageEvent<WorkerRequest>) => void): void;
   postMessage(message: WorkerReply, transfer?: Transferable[]): void;
 }
 
@@ -37,14 +37,20 @@ async function handle(request: WorkerRequest): Promise<Uint8Array<ArrayBuffer>> 
   if (request.key && request.baseNonce) current = { id: request.keyId, key: request.key, baseNonce: request.baseNonce };
   if (current?.id !== request.keyId) throw new SealboxError('ERR_UNSUPPORTED', 'the Sealbox worker lost the keys of this batch');
   const { key, baseNonce } = current;
-  const input = request.blob
-    ? new Uint8Array(await request.blob.blob.slice(request.blob.start, request.blob.end).arrayBuffer())
-    : request.data!;
+  const input = request.blob ? await readSlice(request.blob) : request.data!;
   const keys = { aead: { subtle: key }, baseNonce, commitment: new Uint8Array(0) };
-  return runBatchOn(request.op, keys, request.chunkSize, request.first, input, request.final);
+  return runBatchOn(request.op, keys, request.chunkSize, request.first, input, request.final, true);
 }
 
-scope.onmessage = (event) => {
+/**
+ * A Blob slice. Sealing it writes a new buffer (the slice's has no room for the tags).
+ */
+async function readSlice(slice: { blob: Blob; start: number; end: number }): Promise<Uint8Array> {
+  return new Uint8Array(await slice.blob.slice(slice.start, slice.end).arrayBuffer());
+}
+
+// A call, not an assignment: bundlers keep it under the package's "sideEffects": false.
+scope.addEventListener('message', (event) => {
   const request = event.data;
   handle(request).then(
     (bytes) => scope.postMessage({ id: request.id, bytes }, [bytes.buffer]),
@@ -57,4 +63,4 @@ scope.onmessage = (event) => {
             : { code: 'ERR_UNSUPPORTED', message: `the worker failed: ${error instanceof Error ? error.message : String(error)}` },
       }),
   );
-};
+});
