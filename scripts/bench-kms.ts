@@ -36,10 +36,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { AwsV4Signer } from 'aws4fetch';
+import { bundleSelf } from './lib/bundle-self.js';
 
 const ROOT_KEY = Buffer.alloc(32, 42).toString('base64');
 const CREDS = { accessKeyId: 'AKIABENCHMARK000000', secretAccessKey: 'bench-secret-not-for-production' };
@@ -157,7 +157,7 @@ if (values['baseline-server']) {
   const connections = Number(values.connections ?? 32);
   const dir = await mkdtemp(join(tmpdir(), 'sealbox-bench-kms-'));
   const work = await mkdtemp(join(tmpdir(), 'sealbox-bench-kms-js-'));
-  const script = await bundleSelf(join(work, 'bench-kms.mjs'));
+  const script = await bundleSelf(import.meta.url, join(work, 'bench-kms.mjs'));
   const pin = pinMode(values['no-pin'] ? 'none' : (values.pin ?? 'shared'));
   const serverCommand = (args: string[]): [string, string[]] => {
     const node = [...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []), ...script, ...args];
@@ -264,32 +264,5 @@ if (values['baseline-server']) {
     await new Promise((r) => child.once('exit', r));
     await rm(dir, { recursive: true, force: true });
     await rm(work, { recursive: true, force: true });
-  }
-}
-
-/**
- * Bundles this script (with the KMS) into one plain-JS file and returns the node arguments that run
- * it; falls back to running it through tsx when esbuild is not installed.
- */
-async function bundleSelf(outfile: string): Promise<string[]> {
-  const self = fileURLToPath(import.meta.url);
-  try {
-    const { build } = await import('esbuild');
-    await build({
-      entryPoints: [self],
-      outfile,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: `node${process.versions.node.split('.')[0]}`,
-      sourcemap: false,
-      logLevel: 'warning',
-      external: ['autocannon'],
-      // Bundled CommonJS dependencies call require() for Node built-ins.
-      banner: { js: "import { createRequire as __sealboxRequire } from 'node:module'; const require = __sealboxRequire(import.meta.url);" },
-    });
-    return [outfile];
-  } catch {
-    return ['--import', 'tsx', self];
   }
 }

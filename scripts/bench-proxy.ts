@@ -19,11 +19,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { AwsV4Signer } from 'aws4fetch';
 import { SignJWT } from 'jose';
+import { bundleSelf } from './lib/bundle-self.js';
 
 const ROOT_KEY = Buffer.alloc(32, 43).toString('base64');
 const KMS_CREDS = { accessKeyId: 'AKIABENCHPROXYKMS001', secretAccessKey: 'bench-proxy-kms-secret-not-for-production' };
@@ -113,7 +113,7 @@ async function main(): Promise<void> {
   const connections = Number(values.connections);
   const warmup = Number(values.warmup);
   const dir = await mkdtemp(join(tmpdir(), 'sealbox-bench-proxy-'));
-  const script = await bundleSelf(join(dir, 'bench-proxy.mjs'));
+  const script = await bundleSelf(import.meta.url, join(dir, 'bench-proxy.mjs'));
   const children: ReturnType<typeof spawn>[] = [];
   const start = async (args: string[], nodeArgs: string[] = []) => {
     const proc = spawn(process.execPath, [...nodeArgs, ...script, ...args], { env: { ...process.env, NODE_NO_WARNINGS: '1' }, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -211,27 +211,5 @@ async function main(): Promise<void> {
     for (const c of children) c.kill('SIGTERM');
     await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
     await rm(dir, { recursive: true, force: true });
-  }
-}
-
-/** Bundles this script into one plain-JS file (as a build would run) and returns the node arguments that run it; tsx when esbuild is missing. */
-async function bundleSelf(outfile: string): Promise<string[]> {
-  const self = fileURLToPath(import.meta.url);
-  try {
-    const { build } = await import('esbuild');
-    await build({
-      entryPoints: [self],
-      outfile,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: `node${process.versions.node.split('.')[0]}`,
-      logLevel: 'warning',
-      external: ['autocannon'],
-      banner: { js: "import { createRequire as __sealboxRequire } from 'node:module'; const require = __sealboxRequire(import.meta.url);" },
-    });
-    return [outfile];
-  } catch {
-    return ['--import', 'tsx', self];
   }
 }
