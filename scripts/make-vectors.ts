@@ -16,6 +16,7 @@ const C = 16384;
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
 const DATA_KEY = Uint8Array.from({ length: 32 }, (_, i) => 0xa0 + i);
 const SALT = Uint8Array.from({ length: 24 }, (_, i) => 0x50 + i);
+const LEADING_ZERO_KEYS = [Uint8Array.from({ length: 32 }, (_, i) => (i < 1 ? 0 : 0xc0 + i)), Uint8Array.from({ length: 32 }, (_, i) => (i < 3 ? 0 : 0xd0 + i))] as const;
 
 const pair = (await crypto.subtle.generateKey(
   { name: 'RSA-OAEP', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
@@ -38,18 +39,18 @@ const keyrings: Record<string, () => Keyring> = {
 };
 
 /** Wraps the fixed data key, so the payload bytes are reproducible. */
-function fixed(names: string[]): Keyring {
+function fixed(names: string[], dataKey = DATA_KEY): Keyring {
   const inner = names.length === 1 ? keyrings[names[0]!]!() : new MultiKeyring({ others: names.map((n) => keyrings[n]!()) });
-  return { wrapDataKey: (request) => inner.wrapDataKey({ ...request, dataKey: DATA_KEY.slice() }), unwrapDataKey: (r) => inner.unwrapDataKey(r) };
+  return { wrapDataKey: (request) => inner.wrapDataKey({ ...request, dataKey: dataKey.slice() }), unwrapDataKey: (r) => inner.unwrapDataKey(r) };
 }
 
 interface Made {
   envelope: Uint8Array;
   plaintext: Uint8Array;
 }
-async function make(names: string[], length: number, seed: number, context: Record<string, string> = {}, chunkSize = C): Promise<Made> {
+async function make(names: string[], length: number, seed: number, context: Record<string, string> = {}, chunkSize = C, dataKey = DATA_KEY): Promise<Made> {
   const plaintext = pattern(length, seed);
-  return { envelope: await encrypt(plaintext, { keyring: fixed(names), context, chunkSize, salt: SALT }), plaintext };
+  return { envelope: await encrypt(plaintext, { keyring: fixed(names, dataKey), context, chunkSize, salt: SALT }), plaintext };
 }
 
 async function plaintextField(plaintext: Uint8Array, seed: number) {
@@ -58,9 +59,9 @@ async function plaintextField(plaintext: Uint8Array, seed: number) {
 
 // ── valid ─────────────────────────────────────────────────────────────────────────────────────
 const valid: unknown[] = [];
-async function addValid(name: string, comment: string, names: string[], length: number, seed: number, context: Record<string, string> = {}, chunkSize = C, decryptWith = names) {
-  const { envelope, plaintext } = await make(names, length, seed, context, chunkSize);
-  valid.push({ name, comment, keyring: decryptWith, chunkSize, context, dataKey: hex(DATA_KEY), salt: hex(SALT), plaintext: await plaintextField(plaintext, seed), envelope: b64(envelope) });
+async function addValid(name: string, comment: string, names: string[], length: number, seed: number, context: Record<string, string> = {}, chunkSize = C, decryptWith = names, dataKey = DATA_KEY) {
+  const { envelope, plaintext } = await make(names, length, seed, context, chunkSize, dataKey);
+  valid.push({ name, comment, keyring: decryptWith, chunkSize, context, dataKey: hex(dataKey), salt: hex(SALT), plaintext: await plaintextField(plaintext, seed), envelope: b64(envelope) });
   return envelope;
 }
 await addValid('empty', 'empty plaintext: one empty final chunk', ['aes-1'], 0, 1);
@@ -74,6 +75,10 @@ await addValid('unicode-context', 'context keys and values outside ASCII; sorted
 await addValid('rsa-recipient', 'RSA-OAEP-256 recipient only', ['rsa-1'], 300, 9, { tenant: 'globex' });
 await addValid('chunk-size-64k', 'non-default chunk size 65536', ['aes-1'], 70000, 10, {}, 65536);
 await addValid('empty-context', 'no context entries (an empty map)', ['rsa-1'], 16, 11);
+// A data key is random, so one in 256 starts with a zero byte; an RSA-OAEP decrypt that returns the
+// message as a number (WebKitGTK's) drops it, and such envelopes must still open everywhere.
+await addValid('rsa-data-key-leading-zero', 'RSA recipient; the data key starts with one zero byte', ['rsa-1'], 100, 13, { tenant: 'acme' }, C, ['rsa-1'], LEADING_ZERO_KEYS[0]);
+await addValid('rsa-data-key-leading-zeros', 'RSA recipient; the data key starts with three zero bytes', ['rsa-1'], 100, 14, { tenant: 'acme' }, C, ['rsa-1'], LEADING_ZERO_KEYS[1]);
 {
   // A recipient of an unknown type ahead of a known one: kept and skipped.
   const { envelope, plaintext } = await make(['aes-1'], 20, 12);

@@ -35,7 +35,7 @@ export async function loadVectors(env: SuiteEnv) {
       ? new RawAesKeyring({ keyName: spec.keyName!, key: unhex(spec.key!) })
       : new RsaOaepKeyring({ privateKey: unbase64(spec.privateKeyPkcs8!), keyId: spec.keyId! });
   };
-  return { valid: valid.vectors, invalid: invalid.vectors, keyring };
+  return { valid: valid.vectors, invalid: invalid.vectors, keyring, keys: valid.keys };
 }
 
 /** RSA and raw AES keys in separate cases, so runtimes without RSA (no crypto.subtle) still run the AES ones. */
@@ -49,7 +49,7 @@ export const vectorCases: TestCase[] = kinds.flatMap(({ label, wanted }) => [
   {
     name: `vectors v1 (${label}): every valid envelope decrypts with each of its keys to the stated plaintext and context`,
     async run(env: SuiteEnv) {
-      const { valid, keyring } = await loadVectors(env);
+      const { valid, keyring, keys } = await loadVectors(env);
       equal(valid.length >= 10, true, 'at least 10 valid vectors');
       let decrypted = 0;
       for (const v of valid) {
@@ -64,6 +64,13 @@ export const vectorCases: TestCase[] = kinds.flatMap(({ label, wanted }) => [
           if (v.plaintext.hex !== undefined) equal(hex(result.plaintext), v.plaintext.hex, `${v.name}: hex`);
           deepEqual(result.context, v.context, `${v.name}: context`);
           decrypted++;
+          if (isRsa(name)) {
+            // A key that may only decrypt takes the bytes path (rsaOaepUnwrapDataKey), not unwrapKey.
+            const spec = keys[name]!;
+            const privateKey = await crypto.subtle.importKey('pkcs8', unbase64(spec.privateKeyPkcs8!) as BufferSource, { name: 'RSA-OAEP', hash: 'SHA-256' }, false, ['decrypt']);
+            const bytesPath = await decrypt(envelope, { keyring: new RsaOaepKeyring({ privateKey, keyId: spec.keyId! }) });
+            equal(await sha('SHA-256', bytesPath.plaintext), v.plaintext.sha256, `${v.name} with ${name} (decrypt-only key): sha256`);
+          }
         }
       }
       equal(decrypted >= 3, true, `decrypted ${decrypted} vector/key pairs`);

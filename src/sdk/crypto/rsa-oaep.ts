@@ -65,18 +65,44 @@ export async function rsaOaepEncrypt(publicKey: CryptoKey, data: Uint8Array): Pr
 }
 
 /**
+ * The most leading zero bytes a 32-byte message may lose in an engine's RSA-OAEP decrypt. WebKitGTK
+ * returns the OAEP message as a number, so a data key that starts with zero bytes (one in 256 does)
+ * comes back short; eight lost bytes is a 2^-64 event, so anything shorter is a different message.
+ */
+const MAX_DROPPED_ZEROS = 8;
+/** A wrapped data key's length (keyring/types.ts DATA_KEY_BYTES; the crypto layer does not import keyrings). */
+const DATA_KEY_LENGTH = 32;
+
+/**
+ * Restores the leading zero bytes an engine dropped from a 32-byte message. Safe to accept: OAEP
+ * already authenticated the message, and anyone with the public key could wrap the padded value.
+ */
+function restoreLeadingZeros(message: Uint8Array): Uint8Array | undefined {
+  if (message.length === DATA_KEY_LENGTH) return message;
+  if (message.length > DATA_KEY_LENGTH || message.length < DATA_KEY_LENGTH - MAX_DROPPED_ZEROS) return undefined;
+  const padded = new Uint8Array(DATA_KEY_LENGTH);
+  padded.set(message, DATA_KEY_LENGTH - message.length);
+  message.fill(0);
+  return padded;
+}
+
+/**
  * Unwraps a 32-byte data key. With `unwrapKey` usage the key goes straight into a non-extractable
- * HMAC SHA-512 CryptoKey; with only `decrypt` usage it comes back as bytes.
+ * HMAC SHA-512 CryptoKey; with only `decrypt` usage (or where the engine's unwrapKey chokes on a
+ * message that lost its leading zeros, see {@link restoreLeadingZeros}) it comes back as bytes.
  * Resolves to `undefined` when OAEP decoding fails (a different key, or a damaged wrapped key).
  */
 export async function rsaOaepUnwrapDataKey(privateKey: CryptoKey, wrapped: Uint8Array): Promise<CryptoKey | Uint8Array | undefined> {
   const subtle = requireSubtle('RSA-OAEP');
-  try {
-    if (privateKey.usages.includes('unwrapKey')) {
+  if (privateKey.usages.includes('unwrapKey')) {
+    try {
       return await subtle.unwrapKey('raw', wrapped as BufferSource, privateKey, { name: 'RSA-OAEP' }, { name: 'HMAC', hash: 'SHA-512', length: 256 }, false, ['sign']);
+    } catch {
+      if (!privateKey.usages.includes('decrypt')) return undefined;
     }
-    const bytes = new Uint8Array(await subtle.decrypt({ name: 'RSA-OAEP' }, privateKey, wrapped as BufferSource));
-    return bytes.length === 32 ? bytes : undefined;
+  }
+  try {
+    return restoreLeadingZeros(new Uint8Array(await subtle.decrypt({ name: 'RSA-OAEP' }, privateKey, wrapped as BufferSource)));
   } catch {
     return undefined;
   }
