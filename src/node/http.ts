@@ -72,3 +72,31 @@ export class CallTracker {
     return this.#running === 0 ? Promise.resolve() : new Promise((resolve) => this.#idle.push(resolve));
   }
 }
+
+/** `headers.get` over an IncomingMessage (what the SigV4 verifier and the handler read). */
+export class NodeHeaders {
+  readonly #h: IncomingMessage['headers'];
+  constructor(h: IncomingMessage['headers']) {
+    this.#h = h;
+  }
+  get(name: string): string | null {
+    const v = this.#h[name.toLowerCase()];
+    return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+  }
+}
+
+/** The absolute URL of a request (`http://<host><path>`, or on localhost when that does not parse); remembers the last one. */
+export class UrlCache {
+  #host = '';
+  #path: string | undefined = '';
+  #url = '';
+  url(host: string, path: string | undefined): string {
+    if (host === this.#host && path === this.#path) return this.#url;
+    let url = `http://${host}${path ?? '/'}`;
+    if (!URL.canParse(url)) url = `http://localhost${path?.startsWith('/') ? path : '/'}`;
+    this.#host = host;
+    this.#path = path;
+    this.#url = url;
+    return url;
+  }
+}

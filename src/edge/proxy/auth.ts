@@ -4,7 +4,7 @@
  * is accepted once within its validity window).
  */
 import { createRemoteJWKSet, jwtVerify, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { SigV4Error, verifySigV4, type SigV4Crypto } from '../aws/sigv4.js';
+import { SigV4Error, verifySigV4, type SigV4Crypto, type SigV4Request } from '../aws/sigv4.js';
 import { DEFAULTS, type JwtConfig, type ReplayCache, type SigV4Config } from './config.js';
 import { AwsError, sigV4Failure } from '../aws/errors.js';
 
@@ -201,7 +201,7 @@ export class SigV4Authenticator {
     this.#replay = config.replayCache ?? new MemoryReplayCache({ now });
   }
 
-  async authenticate(request: Request, body: Uint8Array): Promise<Caller> {
+  async authenticate(request: SigV4Request, body: Uint8Array): Promise<Caller> {
     const skewMs = (this.#config.maxSkewSec ?? DEFAULTS.maxSkewSec) * 1000;
     let result;
     try {
@@ -240,7 +240,7 @@ export class SigV4Authenticator {
 export async function authenticateRequest(
   jwt: JwtAuthenticator | undefined,
   sigv4: SigV4Authenticator | undefined,
-  request: Request,
+  request: SigV4Request,
   body: Uint8Array,
 ): Promise<Caller> {
   const auth = request.headers.get('authorization');

@@ -36,15 +36,15 @@ export class Cors {
     return { 'access-control-allow-origin': origin, 'access-control-expose-headers': CORS_EXPOSE_HEADERS, vary: 'Origin' };
   }
 
-  preflight(request: Request, origin: string | undefined): Response {
-    if (origin === undefined || !this.originAllowed(origin)) return new Response(null, { status: 403, headers: { vary: 'Origin' } });
-    const requested = (request.headers.get('access-control-request-headers') ?? '')
+  preflight(requestedHeaders: string | null, origin: string | undefined): { status: number; headers: Record<string, string>; body: null } {
+    if (origin === undefined || !this.originAllowed(origin)) return { status: 403, headers: { vary: 'Origin' }, body: null };
+    const requested = (requestedHeaders ?? '')
       .split(',')
       .map((h) => h.trim().toLowerCase())
       .filter((h) => h !== '');
     const allowed = new Set(CORS_ALLOW_HEADERS);
     for (const h of requested) if (h.startsWith('x-amz-') || h.startsWith('amz-sdk-')) allowed.add(h);
-    return new Response(null, {
+    return {
       status: 204,
       headers: {
         'access-control-allow-origin': origin,
@@ -53,6 +53,7 @@ export class Cors {
         'access-control-max-age': String(this.#cors?.maxAgeSec ?? DEFAULTS.corsMaxAgeSec),
         vary: 'Origin, Access-Control-Request-Headers',
       },
-    });
+      body: null,
+    };
   }
 }

@@ -5,7 +5,8 @@
  * (hash-chained; no audit, no answer) → answer. Every failure is an AwsError, audited as well.
  */
 import { outcomeOf } from '../ops/metrics.js';
-import { AwsError, awsErrorResponse } from '../aws/errors.js';
+import { AwsError, awsErrorParts } from '../aws/errors.js';
+import type { SigV4Request } from '../aws/sigv4.js';
 import { isKmsTarget, JSON_CONTENT_TYPE, kmsOperation } from '../aws/json-protocol.js';
 import type { Policy } from '../policy/index.js';
 import { AuditLog } from './audit.js';
@@ -25,10 +26,12 @@ import { replayCacheFor } from './shared-state.js';
 import { checkRequestShape } from './shapes.js';
 import { Upstream } from './upstream.js';
 
-async function readBody(request: Request, max: number): Promise<Uint8Array> {
-  const tooLarge = () => new AwsError('ValidationException', `The request body is larger than ${max} bytes.`, 413);
+const tooLarge = (max: number) => new AwsError('ValidationException', `The request body is larger than ${max} bytes.`, 413);
+
+/** Reads a fetch Request's body, refusing it (413) as soon as it passes `max` bytes. */
+async function readRequestBody(request: Request, max: number): Promise<Uint8Array> {
   const declared = request.headers.get('content-length');
-  if (declared !== null && Number(declared) > max) throw tooLarge();
+  if (declared !== null && Number(declared) > max) throw tooLarge(max);
   if (request.body === null) return new Uint8Array(0);
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -39,7 +42,7 @@ async function readBody(request: Request, max: number): Promise<Uint8Array> {
     total += value.length;
     if (total > max) {
       await reader.cancel().catch(() => {});
-      throw tooLarge();
+      throw tooLarge(max);
     }
     chunks.push(value);
   }
@@ -52,8 +55,34 @@ async function readBody(request: Request, max: number): Promise<Uint8Array> {
   return out;
 }
 
-/** The fetch handler for a config that validateConfig has accepted. */
-export function createHandler(c: ProxyConfig): (request: Request) => Promise<Response> {
+/**
+ * One call as the pipeline reads it: what a WHATWG Request offers, without building one. Servers
+ * that read the body themselves (the Node server) hand it over through `body`.
+ */
+export interface ProxyRequest extends SigV4Request {
+  /** The body, read to its end; rejects with {@link tooLargeError} once it passes `max` bytes. */
+  body(max: number): Promise<Uint8Array>;
+}
+
+/** An answer as the pipeline makes it; `headers` is a fresh object the server may add to. */
+export interface ProxyAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string | null;
+}
+
+/** The 413 answer's error, for servers that read the body before the pipeline does. */
+export const tooLargeError = tooLarge;
+
+export interface ProxyHandler {
+  /** The pipeline for a fetch Request (Workers, Deno, Bun; Node through an adapter). */
+  fetch(request: Request): Promise<Response>;
+  /** The same pipeline without Request/Response objects (the Node server's fast path). */
+  handle(request: ProxyRequest): Promise<ProxyAnswer>;
+}
+
+/** The handler for a config that validateConfig has accepted. */
+export function createHandler(c: ProxyConfig): ProxyHandler {
   const now = c.now ?? Date.now;
   const upstream = new Upstream(c.upstream, c.metrics);
   const keys = new KeyResolver(upstream, (c.keyCacheTtlSec ?? DEFAULTS.keyCacheTtlSec) * 1000, now);
@@ -115,7 +144,7 @@ export function createHandler(c: ProxyConfig): (request: Request) => Promise<Res
   }
 
   /** Counts a finished call (and what its refusal says: throttled, replayed, a store failing). */
-  function counted(ctx: Ctx, response: Response, error: AwsError | undefined): Response {
+  function counted(ctx: Ctx, response: ProxyAnswer, error: AwsError | undefined): ProxyAnswer {
     if (!metrics) return response;
     const t0 = t0Of.get(ctx) ?? performance.now();
     metrics.request(ctx.op, outcomeOf(response.status, error?.type), (performance.now() - t0) / 1000);
@@ -126,9 +155,9 @@ export function createHandler(c: ProxyConfig): (request: Request) => Promise<Res
     return response;
   }
 
-  async function handle(request: Request): Promise<Response> {
+  async function handle(request: ProxyRequest): Promise<ProxyAnswer> {
     const origin = request.headers.get('origin') ?? undefined;
-    if (request.method === 'OPTIONS') return cors.preflight(request, origin);
+    if (request.method === 'OPTIONS') return cors.preflight(request.headers.get('access-control-request-headers'), origin);
     const ctx: Ctx = { requestId: crypto.randomUUID(), start: now(), op: 'Unknown', origin };
     if (metrics) t0Of.set(ctx, performance.now());
     const corsHeaders = cors.headers(origin);
@@ -141,7 +170,7 @@ export function createHandler(c: ProxyConfig): (request: Request) => Promise<Res
       }
       const target = request.headers.get('x-amz-target') ?? '';
       ctx.op = kmsOperation(target).slice(0, 100) || 'Unknown';
-      const bytes = await readBody(request, maxBody);
+      const bytes = await request.body(maxBody);
       ctx.caller = await authenticateRequest(jwt, sigv4, request, bytes);
       if (buckets) {
         const { waitMs, stateError } = await buckets.take(`${ctx.caller.authType}:${ctx.caller.principal}`);
@@ -186,13 +215,10 @@ export function createHandler(c: ProxyConfig): (request: Request) => Promise<Res
       } catch (e) {
         console.error('sealbox proxy: audit write failed; withholding the answer', e);
         const unaudited = new AwsError('KMSInternalException', 'The request could not be audited.', 500);
-        return counted(ctx, awsErrorResponse(ctx.requestId, unaudited, corsHeaders), unaudited);
+        return counted(ctx, awsErrorParts(ctx.requestId, unaudited, corsHeaders), unaudited);
       }
-      const response = new Response(JSON.stringify(result), {
-        status: 200,
-        headers: { 'content-type': JSON_CONTENT_TYPE, 'x-amzn-requestid': ctx.requestId, ...corsHeaders },
-      });
-      return counted(ctx, response, undefined);
+      const headers: Record<string, string> = { 'content-type': JSON_CONTENT_TYPE, 'x-amzn-requestid': ctx.requestId, ...corsHeaders };
+      return counted(ctx, { status: 200, headers, body: JSON.stringify(result) }, undefined);
     } catch (e) {
       const error =
         e instanceof AwsError
@@ -204,9 +230,15 @@ export function createHandler(c: ProxyConfig): (request: Request) => Promise<Res
       } catch (auditError) {
         console.error('sealbox proxy: audit write failed', auditError);
       }
-      return counted(ctx, awsErrorResponse(ctx.requestId, error, corsHeaders), error);
+      return counted(ctx, awsErrorParts(ctx.requestId, error, corsHeaders), error);
     }
   }
 
-  return handle;
+  return {
+    handle,
+    async fetch(request: Request): Promise<Response> {
+      const answer = await handle({ method: request.method, url: request.url, headers: request.headers, body: (max) => readRequestBody(request, max) });
+      return new Response(answer.body, { status: answer.status, headers: answer.headers });
+    },
+  };
 }

@@ -20,7 +20,7 @@
  * an RSA key is refused, since the proxy could not check the context the commitment authenticates.
  */
 import { validateConfig, type ProxyConfig } from './config.js';
-import { createHandler } from './handler.js';
+import { createHandler, type ProxyAnswer, type ProxyRequest } from './handler.js';
 
 export type {
   AuditConfig,
@@ -53,12 +53,20 @@ export {
 export { awsKmsEndpoint } from './upstream.js';
 export { PROXY_OPERATIONS } from './operations/shared.js';
 
+export type { ProxyAnswer, ProxyRequest } from './handler.js';
+
 export interface Proxy {
+  /** The proxy as a fetch handler. */
   fetch(request: Request): Promise<Response>;
+  /**
+   * The same pipeline for servers that do not build Request/Response objects (what the Node server
+   * uses): method, absolute URL, `headers.get` and a body reader in; status, headers and body out.
+   */
+  handle(request: ProxyRequest): Promise<ProxyAnswer>;
 }
 
 /** A KMS proxy for `config` (validated first: a bad config throws ProxyConfigError here, not per request). */
 export function createProxy(config: ProxyConfig): Proxy {
-  const handle = createHandler(validateConfig(config));
-  return { fetch: (request: Request) => handle(request) };
+  const { fetch, handle } = createHandler(validateConfig(config));
+  return { fetch, handle };
 }

@@ -9,7 +9,7 @@
  * ```
  */
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
-import { CallTracker, closeGracefully, listen, trackResponses, urlHost } from '../http.js';
+import { CallTracker, NodeHeaders, UrlCache, closeGracefully, listen, trackResponses, urlHost } from '../http.js';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { getRequestListener } from '@hono/node-server';
@@ -200,18 +200,6 @@ function send(res: ServerResponse, status: number, headers: Record<string, strin
   res.end(body);
 }
 
-/** `headers.get` over an IncomingMessage (what the SigV4 verifier and the handler read). */
-class NodeHeaders {
-  readonly #h: IncomingMessage['headers'];
-  constructor(h: IncomingMessage['headers']) {
-    this.#h = h;
-  }
-  get(name: string): string | null {
-    const v = this.#h[name.toLowerCase()];
-    return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
-  }
-}
-
 /** One request of the node:http listener: buffers the body, then calls the handler core. */
 class NodeCall {
   readonly req: IncomingMessage;
@@ -242,22 +230,6 @@ class NodeCall {
       (r) => send(res, r.status, r.headers, r.body),
       () => send(res, 500, { ...INTERNAL_HEADERS }, INTERNAL_BODY),
     );
-  }
-}
-
-/** The absolute URL of a request (`http://<host><path>`, or on localhost when that does not parse); remembers the last one. */
-class UrlCache {
-  #host = '';
-  #path: string | undefined = '';
-  #url = '';
-  url(host: string, path: string | undefined): string {
-    if (host === this.#host && path === this.#path) return this.#url;
-    let url = `http://${host}${path ?? '/'}`;
-    if (!URL.canParse(url)) url = `http://localhost${path?.startsWith('/') ? path : '/'}`;
-    this.#host = host;
-    this.#path = path;
-    this.#url = url;
-    return url;
   }
 }
 

@@ -1,6 +1,6 @@
 /**
- * Node adapter for the proxy: serves `createProxy`'s fetch handler over node:http
- * (`@hono/node-server`), and adds a file audit sink (append, fsync, chain resumed across restarts).
+ * Node adapter for the proxy: serves `createProxy`'s pipeline over node:http (`./listener.ts`; or
+ * `Proxy.fetch` through `@hono/node-server`), and adds a file audit sink (append, fsync, chain resumed across restarts).
  *
  * ```ts
  * const server = await startProxyServer({ config, port: 4600 });
@@ -16,6 +16,7 @@ import { readFile } from 'node:fs/promises';
 import { AuditFile } from '../kms/audit-file.js';
 import { nodeSigV4Crypto } from '../kms/node-crypto.js';
 import { nodeUpstreamTransport } from './upstream-http.js';
+import { proxyListener } from './listener.js';
 import { createHealth, httpReachable } from '../../edge/ops/health.js';
 import { createOpsRoutes, type OpsPaths, type OpsRoutes } from '../../edge/ops/routes.js';
 import { awsKmsEndpoint } from '../../edge/proxy/upstream.js';
@@ -90,6 +91,11 @@ export interface ProxyServerOptions {
   host?: string;
   /** How long `close()` lets requests in flight finish before it cuts their connections (default 5000 ms). */
   closeGraceMs?: number;
+  /**
+   * 'node' (default): the lean node:http listener (`./listener.ts`); 'web': @hono/node-server around
+   * `Proxy.fetch`, the Request/Response path Workers, Deno and Bun take (the tests run both).
+   */
+  adapter?: 'node' | 'web';
 }
 
 export interface ProxyServer {
@@ -183,7 +189,9 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
   // Calls being handled, whether or not their client is still connected: close() waits for them
   // (each ends within the upstream timeout) so that their audit records are written.
   const calls = new CallTracker();
-  const server: Server = createServer({ keepAliveTimeout: 65_000 }, opsListener(ops, getRequestListener((req) => calls.track(proxy.fetch(req)))));
+  const track = <T>(call: Promise<T>) => calls.track(call);
+  const listener = options.adapter === 'web' ? getRequestListener((req) => track(proxy.fetch(req))) : proxyListener(proxy, track);
+  const server: Server = createServer({ keepAliveTimeout: 65_000 }, opsListener(ops, listener));
   const inFlight = trackResponses(server);
   try {
     await listen(server, options.port ?? 4600, host);

@@ -105,12 +105,19 @@ export function baseConfig(kms: { url: string; credentials: { accessKeyId: strin
   };
 }
 
+/**
+ * Which listener the proxies of startEnv use: the Node fast path by default; 'web' (the
+ * Request/Response path of Workers, Deno and Bun) when SEALBOX_TEST_PROXY_ADAPTER says so, which
+ * is how the *-web.test.ts files run a whole suite over it too.
+ */
+const adapter = process.env.SEALBOX_TEST_PROXY_ADAPTER === 'web' ? 'web' : 'node';
+
 export async function startEnv(overrides: Partial<NodeProxyConfig> = {}): Promise<Env> {
   const dir = await mkdtemp(join(tmpdir(), 'sealbox-proxy-'));
   const kms = await startLocalKmsServer({ port: 0, dataDir: join(dir, 'kms'), rootKey: ROOT_KEY, env: {}, log: () => {}, seed: SEED, audit: false });
   const audit: string[] = [];
   const servers: ProxyServer[] = [];
-  const proxy = await startProxyServer({ config: { ...baseConfig(kms, audit), ...overrides }, port: 0 });
+  const proxy = await startProxyServer({ config: { ...baseConfig(kms, audit), ...overrides }, port: 0, adapter });
   servers.push(proxy);
   return {
     kms,
@@ -118,7 +125,7 @@ export async function startEnv(overrides: Partial<NodeProxyConfig> = {}): Promis
     audit,
     dir,
     async extraProxy(o) {
-      const s = await startProxyServer({ config: { ...baseConfig(kms, audit), ...o }, port: 0 });
+      const s = await startProxyServer({ config: { ...baseConfig(kms, audit), ...o }, port: 0, adapter });
       servers.push(s);
       return s;
     },
