@@ -8,7 +8,8 @@
 // principal of tenant `bench`; its requests alternate GenerateDataKey and Decrypt (a real data key
 // of that tenant). Then the same mix is sent to the local KMS directly (SigV4-signed; the KMS, like
 // AWS, accepts a signed request again within its 5-minute window), so the two rates come from the
-// same run on the same machine. Both servers run bundled by esbuild into plain JS.
+// same run on the same machine; and once more through a bare forwarder (node:http in, undici out,
+// no work at all), the floor any Node proxy starts from. The servers run bundled by esbuild.
 //
 // Printed: req/s, p50/p99 latency, the proxy's CPU µs per call (all threads, and its main thread;
 // from /proc), the KMS's CPU µs per call under each load, the ratio proxied ÷ direct, the targets,
@@ -90,6 +91,31 @@ if (values.server === 'kms') {
   });
   process.stdout.write(`${server.url}\n`);
   process.once('SIGTERM', () => void server.close().then(() => process.exit(0)));
+} else if (values.server === 'forwarder') {
+  // The floor under any Node proxy: node:http in, the same undici pool out, the body passed through
+  // untouched (no authentication, checks, policy, signing or audit); the KMS verifies the caller's
+  // own signature, so the bench's SigV4-signed direct requests go through it unchanged.
+  const { createServer } = await import('node:http');
+  const { Pool } = await import('undici');
+  const upstream = new Pool(values.kms!, { connections: 256 });
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'connection' && k !== 'content-length') headers[k] = v;
+      upstream
+        .request({ path: req.url ?? '/', method: 'POST', headers, body: Buffer.concat(chunks) })
+        .then(async (r) => {
+          const text = await r.body.text();
+          res.writeHead(r.statusCode, { 'content-type': 'application/x-amz-json-1.1', 'content-length': String(Buffer.byteLength(text)) });
+          res.end(text);
+        })
+        .catch(() => res.destroy());
+    });
+  });
+  server.listen(0, '127.0.0.1', () => process.stdout.write(`http://127.0.0.1:${(server.address() as { port: number }).port}\n`));
+  process.once('SIGTERM', () => process.exit(0));
 } else {
   await main();
 }
@@ -168,13 +194,15 @@ async function main(): Promise<void> {
     const direct = [await sign('GenerateDataKey', gdkBody), await sign('Decrypt', decBody)];
     const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
-    const measure = async (target: string, requests: unknown[]) => {
+    const forwarder = await start(['--server', 'forwarder', '--kms', kms.url]);
+    /** One load; `middle` is the process between the callers and the KMS (its CPU is the "proxy CPU"). */
+    const measure = async (target: string, requests: unknown[], middle = proxy.proc.pid!) => {
       const opts = { url: `${target}/`, connections, requests };
       await autocannon({ ...opts, duration: warmup });
-      const p0 = await cpuSeconds(proxy.proc.pid!);
+      const p0 = await cpuSeconds(middle);
       const k0 = await cpuSeconds(kms.proc.pid!);
       const r = await autocannon({ ...opts, duration });
-      const p1 = await cpuSeconds(proxy.proc.pid!);
+      const p1 = await cpuSeconds(middle);
       const k1 = await cpuSeconds(kms.proc.pid!);
       const per = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? undefined : ((b - a) / r.requests.total) * 1e6);
       if (r.non2xx > 0 || r.errors > 0 || r.timeouts > 0) throw new Error(`${target}: ${r.non2xx} non-2xx answers, ${r.errors} errors, ${r.timeouts} timeouts`);
@@ -190,12 +218,13 @@ async function main(): Promise<void> {
     };
     const viaProxy = await measure(proxy.url, proxied);
     const directKms = await measure(kms.url, direct);
+    const viaForwarder = await measure(forwarder.url, direct, forwarder.proc.pid!);
     const ratio = viaProxy.reqPerSec / directKms.reqPerSec;
     const load = (await readFile('/proc/loadavg', 'utf8').catch(() => '')).split(' ').slice(0, 3).join(' ');
     const us = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(0));
     console.log(`\nSealbox proxy in front of the local KMS: ${connections} keep-alive connections, ${duration} s, GenerateDataKey/Decrypt alternating; load average ${load}\n`);
     console.log('path             req/s    p50 ms   p99 ms    total   proxy CPU µs/call (main thread)   KMS CPU µs/call');
-    for (const [name, m] of [['via the proxy', viaProxy], ['KMS directly', directKms]] as const) {
+    for (const [name, m] of [['via the proxy', viaProxy], ['KMS directly', directKms], ['bare forwarder', viaForwarder]] as const) {
       console.log(
         `${name.padEnd(15)} ${String(m.reqPerSec).padStart(6)}   ${m.p50Ms.toFixed(1).padStart(6)}   ${m.p99Ms.toFixed(1).padStart(6)}   ${String(m.total).padStart(6)}   ${us(m.proxyCpuUsPerCall).padStart(10)} (${us(m.proxyMainThreadUsPerCall)})${' '.repeat(17)}${us(m.kmsCpuUsPerCall).padStart(6)}`,
       );
@@ -206,7 +235,10 @@ async function main(): Promise<void> {
       p99Ms: { target: '< 50 at 64 connections', met: viaProxy.p99Ms < 50 },
     };
     console.log(`\nproxied ÷ direct: ${ratio.toFixed(2)}× (target ≥ 0.4×: ${targets.ratio.met ? 'met' : 'not met'}); proxy CPU per call ${us(viaProxy.proxyCpuUsPerCall)} µs (target ≤ 150: ${targets.proxyCpuUsPerCall.met ? 'met' : 'not met'}); p99 ${viaProxy.p99Ms} ms (target < 50 ms: ${targets.p99Ms.met ? 'met' : 'not met'})`);
-    console.log(JSON.stringify({ bench: 'proxy', date: new Date().toISOString(), connections, durationSec: duration, loadavg: load, viaProxy, directKms, ratio, targets }));
+    console.log(
+      `bare forwarder (node:http in, undici out, no work; its CPU in the proxy column): ${us(viaForwarder.proxyCpuUsPerCall)} µs/call, ${(viaForwarder.reqPerSec / directKms.reqPerSec).toFixed(2)}× of direct: the floor any Node proxy on this machine starts from`,
+    );
+    console.log(JSON.stringify({ bench: 'proxy', date: new Date().toISOString(), connections, durationSec: duration, loadavg: load, viaProxy, directKms, viaForwarder, ratio, targets }));
   } finally {
     for (const c of children) c.kill('SIGTERM');
     await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
