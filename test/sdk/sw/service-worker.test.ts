@@ -413,9 +413,15 @@ for (const engine of ENGINES) {
         assert.ok(start >= firstChunk && (start - firstChunk) % SEALED === 0, `range ${start}-${end} starts on a chunk`);
         assert.ok(end === ciphertext.length || (end - firstChunk) % SEALED === 0, `range ${start}-${end} ends on a chunk`);
       }
-      const lowest = Math.min(...after.map((r) => r.start));
-      assert.ok(lowest > ciphertext.length * 0.5, `the seek read from ${lowest} of ${ciphertext.length}`);
-      assert.ok(bytesAfter < ciphertext.length * 0.4, `the seek read ${bytesAfter} of ${ciphertext.length} bytes`);
+      // The seek's own reads start past the middle. Firefox may also go on with the read-ahead it had
+      // paused after the metadata (a range from where that stopped, near the start): allowed, as
+      // long as the reads after the seek together stay far below the whole object.
+      const seekReads = after.filter((r) => r.start > ciphertext.length * 0.5);
+      assert.ok(seekReads.length > 0, `no read after the seek starts past the middle: ${JSON.stringify(after)}`);
+      const seekBytes = seekReads.reduce((n, r) => n + (r.end - r.start), 0);
+      assert.ok(seekBytes < ciphertext.length * 0.4, `the seek read ${seekBytes} of ${ciphertext.length} bytes`);
+      if (engine !== 'firefox') assert.equal(seekReads.length, after.length, `reads after the seek that start before the middle: ${JSON.stringify(after)}`);
+      assert.ok(bytesAfter < ciphertext.length * 0.6, `after the seek ${bytesAfter} of ${ciphertext.length} bytes were read`);
       await page.evaluate(() => {
         const video = (window as any).video as HTMLVideoElement;
         video.pause();
