@@ -115,7 +115,7 @@ test('src/sdk, src/edge and the root entry: no Node built-in, Buffer, process or
 
 test('every runtime-agnostic package entry (".", "./proxy", "./policy", "./audit", "./storage", "./wire") is in sdk or edge', () => {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, string | { default: string }> };
-  const nodeOnly = new Set(['./kms', './proxy/redis', './package.json']);
+  const nodeOnly = new Set(['./kms', './node', './proxy/redis', './package.json']);
   for (const [subpath, target] of Object.entries(pkg.exports)) {
     if (nodeOnly.has(subpath)) continue;
     const file = typeof target === 'string' ? target : target.default;

@@ -148,13 +148,16 @@ test('every export resolves without a bundler: Node and Bun by package name, Den
   if (problems.length) throw new Error(problems.join('\n'));
 });
 
-test('every Node-only export ("sealbox/kms") imports by package name in Node and exports what it documents', async () => {
+test('every Node-only export ("sealbox/kms", "sealbox/node") imports by package name in Node and exports what it documents', async () => {
   const entries = nodeOnlySubpaths();
-  assert.deepEqual(entries.map(([subpath]) => subpath), ['./kms']);
-  const script = `const m = await import('${pkg.name}/kms'); console.log('RESULT ' + JSON.stringify(Object.keys(m).sort()));`;
-  const { stdout } = await exec(process.execPath, ['--input-type=module', '-e', script], { cwd: consumer });
-  const names = JSON.parse(stdout.split('\n').find((l) => l.startsWith('RESULT '))!.slice('RESULT '.length)) as string[];
-  for (const name of ['createLocalKms', 'startLocalKmsServer']) assert.ok(names.includes(name), `sealbox/kms lacks ${name}`);
+  assert.deepEqual(entries.map(([subpath]) => subpath), ['./kms', './node']);
+  const documented: Record<string, string[]> = { kms: ['createLocalKms', 'startLocalKmsServer'], node: ['useNodeCrypto'] };
+  for (const [subpath, expected] of Object.entries(documented)) {
+    const script = `const m = await import('${pkg.name}/${subpath}'); console.log('RESULT ' + JSON.stringify(Object.keys(m).sort()));`;
+    const { stdout } = await exec(process.execPath, ['--input-type=module', '-e', script], { cwd: consumer });
+    const names = JSON.parse(stdout.split('\n').find((l) => l.startsWith('RESULT '))!.slice('RESULT '.length)) as string[];
+    for (const name of expected) assert.ok(names.includes(name), `sealbox/${subpath} lacks ${name}`);
+  }
 });
 
 test('every export bundled for browsers with rollup: no Node built-in, nothing unresolved', async (t) => {

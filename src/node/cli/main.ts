@@ -2,6 +2,7 @@
  * `sealbox <command> [options]`. Each command lives in its own module, loaded on demand, and
  * exports `run(argv): Promise<number>` returning the process exit code.
  */
+import { useNodeCrypto } from '../crypto/index.js';
 import { EXIT } from './exit.js';
 
 export { EXIT };
@@ -46,6 +47,8 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`sealbox: unknown command '${name}'\n\n${usage()}`);
     return EXIT.USAGE;
   }
+  // Chunks through node:crypto in this thread (sealbox/node): the same bytes, less CPU per byte.
+  useNodeCrypto();
   const module = await command.load();
   return module.run(rest);
 }
