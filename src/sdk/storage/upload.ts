@@ -12,6 +12,7 @@ import { resolveLimits } from '../format/constants.js';
 import { parseEnvelopeHeader } from '../format/header.js';
 import { COBBLESTONE_HEADER_BYTES, type MessageKeys, TAG_BYTES } from '../payload/cobblestone.js';
 import { sealRun, sealedRunLength } from '../payload/seal-run.js';
+import { type ResolvedEngine, resolveEngine } from '../payload/engine.js';
 import { MAX_PARTS, MIN_PART_BYTES, partChunksFor } from './parts.js';
 import type { MultipartTarget, UploadedPart } from './target.js';
 
@@ -71,7 +72,7 @@ export interface UploadEncryptedOptions extends Omit<EncryptOptions, 'plaintextL
   onCreate?: (upload: { uploadId: string; head: Uint8Array }) => void | Promise<void>;
 }
 
-export interface ResumeUploadOptions extends Pick<DecryptOptions, 'keyring' | 'expectContext' | 'limits'>, TransferOptions {
+export interface ResumeUploadOptions extends Pick<DecryptOptions, 'keyring' | 'expectContext' | 'limits' | 'workers' | 'workerUrl'>, TransferOptions {
   uploadId: string;
   /** The head `onCreate` gave; without it, the target's `readHead` must give it. */
   head?: Uint8Array;
@@ -234,6 +235,18 @@ interface Plan {
   limits: ReturnType<typeof checkTransfer>;
   signal: AbortSignal | undefined;
   onProgress: ((progress: UploadProgress) => void) | undefined;
+  /** Seals the parts in Workers (`workers`), or in this thread when undefined. */
+  engine?: ResolvedEngine | undefined;
+}
+
+/** `transfer`, with the engine `workers` asks for (started for this upload and ended after it, unless shared). */
+async function transferWith(plan: Plan, options: Pick<UploadEncryptedOptions, 'workers' | 'workerUrl'>): Promise<UploadResult> {
+  const engine = await resolveEngine(options, plan.keys);
+  try {
+    return await transfer({ ...plan, engine });
+  } finally {
+    engine?.release();
+  }
 }
 
 /**
@@ -315,7 +328,7 @@ async function transfer(plan: Plan): Promise<UploadResult> {
         }
         const body = new Uint8Array(length);
         if (partNumber === 1) body.set(head);
-        await sealRun(keys, chunkSize, (partNumber - 1) * partChunks, read.bytes!, final, body, offset);
+        await sealRun(keys, chunkSize, (partNumber - 1) * partChunks, read.bytes!, final, body, offset, plan.engine?.engine);
         read.bytes = undefined;
         while (inFlight.size >= limits.concurrency && !failure) await Promise.race(inFlight);
         if (failure) break;
@@ -363,7 +376,8 @@ async function transfer(plan: Plan): Promise<UploadResult> {
  * whole chunks (part 1 starts with the envelope header), `concurrency` parts in flight, each
  * failed part retried with capped exponential backoff and jitter. The finished object is the
  * Sealbox envelope, exactly as `encrypt` would make it with the same key and salt, so
- * `decrypt`, `DecryptStream` and `decryptRange` (over `httpRangeSource`) read it.
+ * `decrypt`, `DecryptStream` and `decryptRange` (over `httpRangeSource`) read it. With `workers`,
+ * the parts' chunks are sealed in dedicated Workers (the same bytes).
  *
  * @example
  * ```ts
@@ -404,19 +418,22 @@ export async function uploadEncrypted(source: Blob | ReadableStream<Uint8Array>,
         throw error;
       }
     }
-    return await transfer({
-      target: options.target,
-      uploadId,
-      keys: session.keys,
-      head: session.head,
-      chunkSize: session.chunkSize,
-      partChunks,
-      source: parts,
-      landed: new Map(),
-      limits,
-      signal: options.signal,
-      onProgress: options.onProgress,
-    });
+    return await transferWith(
+      {
+        target: options.target,
+        uploadId,
+        keys: session.keys,
+        head: session.head,
+        chunkSize: session.chunkSize,
+        partChunks,
+        source: parts,
+        landed: new Map(),
+        limits,
+        signal: options.signal,
+        onProgress: options.onProgress,
+      },
+      options,
+    );
   } finally {
     parts.close();
   }
@@ -470,7 +487,7 @@ export async function resumeUpload(source: Blob | ReadableStream<Uint8Array>, op
     }
     const landed = new Map(listed.map((p) => [p.partNumber, p]));
     const partChunks = resumedPartChunks(listed, head.length, chunkSize, options.partSize, parts.size);
-    return await transfer({ target, uploadId, keys, head, chunkSize, partChunks, source: parts, landed, limits, signal: options.signal, onProgress: options.onProgress });
+    return await transferWith({ target, uploadId, keys, head, chunkSize, partChunks, source: parts, landed, limits, signal: options.signal, onProgress: options.onProgress }, options);
   } finally {
     parts.close();
   }

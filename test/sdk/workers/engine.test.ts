@@ -8,6 +8,39 @@ import { runBatchOn } from '../../../src/sdk/payload/batch.js';
 import type { ChunkBatch, ChunkEngine } from '../../../src/sdk/payload/engine.js';
 import { encrypt, RawAesKeyring } from '../../../src/index.js';
 import { workerCases } from '../../suite/workers.js';
+import { SALT, fixedKeyring } from '../../suite/streams.js';
+import { pattern } from '../../suite/harness.js';
+import { resumeUpload, uploadEncrypted } from '../../../src/sdk/storage/upload.js';
+import type { MultipartTarget, UploadedPart } from '../../../src/sdk/storage/target.js';
+
+/** A store in memory: parts by number, the object once completed. */
+function memoryTarget() {
+  const parts = new Map<number, Uint8Array>();
+  let object: Uint8Array | undefined;
+  const target: MultipartTarget = {
+    async create() {
+      return 'upload-1';
+    },
+    async uploadPart(_id, n, body) {
+      parts.set(n, body.slice());
+      return `"etag-${n}"`;
+    },
+    async complete(_id, list) {
+      const bodies = list.map((p) => parts.get(p.partNumber)!);
+      object = new Uint8Array(bodies.reduce((n, b) => n + b.length, 0));
+      let at = 0;
+      for (const b of bodies) {
+        object.set(b, at);
+        at += b.length;
+      }
+    },
+    async abort() {},
+    async listParts(): Promise<UploadedPart[]> {
+      return [...parts].map(([partNumber, body]) => ({ partNumber, etag: `"etag-${partNumber}"`, size: body.length }));
+    },
+  };
+  return { target, parts, object: () => object };
+}
 
 let batches = 0;
 const engine: ChunkEngine = {
@@ -32,4 +65,34 @@ test('workers: the engine got batches (not chunks), and workers: 2 runs in-threa
   const envelope = await encrypt(new Uint8Array(100000), { keyring, workers: 2 });
   assert.equal(typeof Worker, 'undefined');
   assert.ok(envelope.length > 100000);
+});
+
+test('workers: uploadEncrypted and resumeUpload seal their parts through the engine, with the bytes of encrypt()', async () => {
+  const keyring = fixedKeyring();
+  const plaintext = pattern(10 * 1024 * 1024 + 12345, 5);
+  const expected = await encrypt(plaintext, { keyring, salt: SALT });
+  const before = batches;
+  const whole = memoryTarget();
+  await uploadEncrypted(new Blob([plaintext as Uint8Array<ArrayBuffer>]), { keyring, salt: SALT, target: whole.target, partSize: 5 * 1024 * 1024, workers: engine });
+  assert.deepEqual(whole.object(), expected);
+  // 10 MiB in 5 MiB parts: 2 parts of 5 batches and a last part of one, sealed as batches.
+  assert.equal(batches - before, 11);
+  // Resumed after the first part landed: the rest sealed through the engine as well.
+  const resumed = memoryTarget();
+  let head: Uint8Array | undefined;
+  await assert.rejects(
+    uploadEncrypted(new Blob([plaintext as Uint8Array<ArrayBuffer>]), {
+      keyring,
+      salt: SALT,
+      partSize: 5 * 1024 * 1024,
+      concurrency: 1,
+      workers: engine,
+      onCreate: (u) => void (head = u.head),
+      target: { ...resumed.target, uploadPart: (id, n, body, signal) => (n === 1 ? resumed.target.uploadPart(id, n, body, signal) : Promise.reject(Object.assign(new Error('cut'), { status: 400 }))) },
+    }),
+  );
+  const afterCut = batches;
+  await resumeUpload(new Blob([plaintext as Uint8Array<ArrayBuffer>]), { keyring, target: resumed.target, uploadId: 'upload-1', head: head!, workers: engine });
+  assert.deepEqual(resumed.object(), expected);
+  assert.ok(batches - afterCut >= 6, `resume sealed ${batches - afterCut} batches through the engine`);
 });
