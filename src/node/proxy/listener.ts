@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Proxy, ProxyAnswer } from '../../edge/proxy/index.js';
+import { AwsError } from '../../edge/aws/errors.js';
 import { tooLargeError } from '../../edge/proxy/handler.js';
 import { NodeHeaders, UrlCache } from '../http.js';
 
@@ -37,7 +38,13 @@ class ProxyCall {
     this.#req = req;
     req.on('data', (c: Buffer) => this.#onData(c));
     req.on('end', () => this.#onEnd());
-    req.on('error', (e) => this.#fail(e));
+    // The client went away before its body ended: the caller's doing (audited as a refusal), and
+    // the call must end, or close() would wait for it forever.
+    const cutOff = () => this.#fail(new AwsError('ValidationException', 'The request body was cut off.', 400, { reason: 'the client closed the connection inside the body' }));
+    req.on('error', cutOff);
+    req.on('close', () => {
+      if (!this.#ended) cutOff();
+    });
   }
 
   /** The answer is out: whatever else arrives is drained and dropped (an early refusal never read it). */

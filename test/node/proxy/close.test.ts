@@ -146,3 +146,25 @@ test('close() cuts what is still in flight after the grace period, and still aud
   const lines = (await readFile(auditFile, 'utf8')).trim().split('\n');
   assert.equal(lines.filter((line) => line.includes('GenerateDataKey')).length, 1, 'the cut call is in the audit file');
 });
+
+test('a client that goes away in the middle of its body: the call ends (audited as a refusal, not a 5xx), and close() does not wait for it', async () => {
+  const auditFile = join(dir, 'cut-off.audit.jsonl');
+  const proxy = await startProxy(auditFile, 20_000);
+  const { connect } = await import('node:net');
+  const socket = connect(proxy.port, '127.0.0.1');
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  socket.write(
+    `POST / HTTP/1.1\r\nHost: 127.0.0.1:${proxy.port}\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: TrentService.GenerateDataKey\r\n` +
+      `Authorization: Bearer ${token}\r\nContent-Length: 1000\r\n\r\n{"KeyId":`,
+  );
+  await sleep(200);
+  socket.destroy();
+  await sleep(200);
+  const closing = proxy.close();
+  const outcome = await Promise.race([closing.then(() => 'closed'), sleep(5000).then(() => 'still waiting')]);
+  assert.equal(outcome, 'closed', 'close() waited for a call whose client was gone');
+  const lines = (await readFile(auditFile, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { status: number; outcome: string; reason?: string });
+  assert.equal(lines.length, 1, 'the cut-off call is audited');
+  assert.equal(lines[0]!.outcome, 'deny');
+  assert.ok(lines[0]!.status < 500, `audited with status ${lines[0]!.status}`);
+});
