@@ -26,12 +26,13 @@ import { replayCacheFor } from './shared-state.js';
 import { checkRequestShape } from './shapes.js';
 import { Upstream } from './upstream.js';
 
-const tooLarge = (max: number) => new AwsError('ValidationException', `The request body is larger than ${max} bytes.`, 413);
+/** The 413 answer's error (servers that read the body before the pipeline does throw it too). */
+export const tooLargeError = (max: number) => new AwsError('ValidationException', `The request body is larger than ${max} bytes.`, 413);
 
 /** Reads a fetch Request's body, refusing it (413) as soon as it passes `max` bytes. */
 async function readRequestBody(request: Request, max: number): Promise<Uint8Array> {
   const declared = request.headers.get('content-length');
-  if (declared !== null && Number(declared) > max) throw tooLarge(max);
+  if (declared !== null && Number(declared) > max) throw tooLargeError(max);
   if (request.body === null) return new Uint8Array(0);
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -42,7 +43,7 @@ async function readRequestBody(request: Request, max: number): Promise<Uint8Arra
     total += value.length;
     if (total > max) {
       await reader.cancel().catch(() => {});
-      throw tooLarge(max);
+      throw tooLargeError(max);
     }
     chunks.push(value);
   }
@@ -71,8 +72,6 @@ export interface ProxyAnswer {
   body: string | null;
 }
 
-/** The 413 answer's error, for servers that read the body before the pipeline does. */
-export const tooLargeError = tooLarge;
 
 export interface ProxyHandler {
   /** The pipeline for a fetch Request (Workers, Deno, Bun; Node through an adapter). */

@@ -7,11 +7,10 @@
  */
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Proxy, ProxyAnswer } from '../../edge/proxy/index.js';
-import { AwsError } from '../../edge/aws/errors.js';
+import { AwsError, awsErrorParts } from '../../edge/aws/errors.js';
 import { tooLargeError } from '../../edge/proxy/handler.js';
 import { NodeHeaders, UrlCache } from '../http.js';
 
-const INTERNAL = { status: 500, headers: { 'content-type': 'application/x-amz-json-1.1' }, body: '{"__type":"KMSInternalException","message":"internal error"}' };
 
 function send(res: ServerResponse, answer: ProxyAnswer): void {
   if (res.destroyed) return;
@@ -111,7 +110,8 @@ export function proxyListener(proxy: Proxy, track: <T>(call: Promise<T>) => Prom
       },
       () => {
         call.answered();
-        send(res, { ...INTERNAL, headers: { ...INTERNAL.headers } });
+        // The pipeline answers its own failures; this is only for a bug in it.
+        send(res, awsErrorParts(crypto.randomUUID(), new AwsError('KMSInternalException', 'internal error', 500)));
       },
     );
   };

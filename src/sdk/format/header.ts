@@ -281,3 +281,18 @@ export function headerInfo(parsed: ParsedHeader): HeaderInfo {
     headerLength: parsed.headerLength,
   };
 }
+
+/**
+ * The `header` promise a decrypting stream hands out before it has read the header: settled by the
+ * stream later. Nobody has to look at it, so its rejection is never an unhandled one.
+ */
+export function pendingHeader(): { promise: Promise<HeaderInfo>; resolve(info: HeaderInfo): void; reject(error: unknown): void } {
+  let resolve!: (info: HeaderInfo) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<HeaderInfo>((ok, fail) => {
+    resolve = ok;
+    reject = fail;
+  });
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+}

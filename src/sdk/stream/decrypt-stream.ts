@@ -1,6 +1,6 @@
 import { SealboxError } from '../errors.js';
 import { PREFIX_BYTES, resolveLimits } from '../format/constants.js';
-import { type HeaderInfo, headerInfo, parseEnvelopeHeader, readPrefix } from '../format/header.js';
+import { type HeaderInfo, headerInfo, parseEnvelopeHeader, pendingHeader, readPrefix } from '../format/header.js';
 import { type DecryptOptions, startDecryption } from '../envelope/session.js';
 import { COBBLESTONE_HEADER_BYTES } from '../payload/cobblestone.js';
 import { type HeadReader, OpenTransformer, type StreamTuning, abortedError, byteStrategies, checkTuning } from './chunk-stream.js';
@@ -47,14 +47,7 @@ export class DecryptStream extends TransformStream<Uint8Array, Uint8Array> {
     if (!options || typeof options !== 'object') throw new SealboxError('ERR_INVALID_ARGUMENT', 'DecryptStream needs options with a keyring');
     checkTuning(options);
     const limits = resolveLimits(options.limits);
-    let resolveHeader!: (info: HeaderInfo) => void;
-    let rejectHeader!: (error: unknown) => void;
-    const header = new Promise<HeaderInfo>((resolve, reject) => {
-      resolveHeader = resolve;
-      rejectHeader = reject;
-    });
-    // Nobody has to look at .header: a rejection there must not be an unhandled one.
-    header.catch(() => {});
+    const { promise: header, resolve: resolveHeader, reject: rejectHeader } = pendingHeader();
     // Once the header resolved, later failures need not (and cannot) reject it: pieces then skip
     // the wrapper below.
     let headerSettled = false;

@@ -9,7 +9,7 @@
  */
 import { SealboxError } from '../errors.js';
 import { resolveLimits, PREFIX_BYTES } from '../format/constants.js';
-import { type HeaderInfo, headerInfo, parseEnvelopeHeader, readPrefix } from '../format/header.js';
+import { type HeaderInfo, headerInfo, parseEnvelopeHeader, pendingHeader, readPrefix } from '../format/header.js';
 import { type DecryptOptions, type EncryptOptions, startDecryption, startEncryption } from '../envelope/session.js';
 import { COBBLESTONE_HEADER_BYTES, type MessageKeys, TAG_BYTES, layoutFromCiphertextLength } from '../payload/cobblestone.js';
 import { runBatchOn } from '../payload/batch.js';
@@ -162,13 +162,7 @@ async function readSlice(blob: Blob, start: number, end: number): Promise<Uint8A
  */
 export function decryptBlob(blob: Blob, options: DecryptBlobOptions): DecryptedBlobStream {
   checkBlob(blob, 'decryptBlob');
-  let resolveHeader!: (info: HeaderInfo) => void;
-  let rejectHeader!: (error: unknown) => void;
-  const header = new Promise<HeaderInfo>((resolve, reject) => {
-    resolveHeader = resolve;
-    rejectHeader = reject;
-  });
-  header.catch(() => {});
+  const { promise: header, resolve: resolveHeader, reject: rejectHeader } = pendingHeader();
   const readable = batchedStream(async () => {
     try {
       const limits = resolveLimits(options?.limits);

@@ -333,6 +333,33 @@ describe('protocol limits', () => {
     assert.equal(res.status, 400);
     assert.equal(((await res.json()) as { __type: string }).__type, 'SerializationException');
   });
+  test('a chunked body (no Content-Length) that grows past the cap → 413, and the keep-alive connection still answers the next call', async () => {
+    const { Agent, request } = await import('node:http');
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const post = (pieces: string[]) =>
+      new Promise<{ status: number; body: Record<string, any>; socket: unknown }>((resolve, reject) => {
+        const req = request(url, { method: 'POST', agent, headers: { 'content-type': TARGET, 'x-amz-target': 'TrentService.GenerateDataKey', ...bearer(tok.uploaderA!) } }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text || '{}'), socket: req.socket }));
+        });
+        req.on('error', reject);
+        for (const piece of pieces) req.write(piece);
+        req.end();
+      });
+    try {
+      const big = await post([`{"KeyId":"alias/tenant-a","x":"`, ...Array.from({ length: 10 }, () => 'a'.repeat(8192)), '"}']);
+      assert.equal(big.status, 413);
+      assert.equal(big.body.__type, 'ValidationException');
+      assert.equal(big.body.Plaintext, undefined);
+      const next = await post([JSON.stringify(gdkA)]);
+      assert.equal(next.status, 200, JSON.stringify(next.body));
+      assert.ok(next.body.Plaintext);
+    } finally {
+      agent.destroy();
+    }
+  });
   test('no Authorization header at all → 403 MissingAuthenticationTokenException', async () => {
     expectAnswer(await send({ op: 'GenerateDataKey', body: gdkA }), { status: 403, type: 'MissingAuthenticationTokenException' }, 'no auth');
   });
