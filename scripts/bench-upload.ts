@@ -11,7 +11,8 @@
 // --reps=N (runs of each, best counts; default 3), --chunk=KiB (the envelope's chunk size, default
 // 16, the standard; 64 … 4096 is the bulk option, fewer WebCrypto calls per byte), --webcrypto
 // (leave the chunks to WebCrypto; by default the bench runs as the CLI does, with sealbox/node's
-// useNodeCrypto()), --json-only.
+// useNodeCrypto()), --workers=N (seal the parts on N worker_threads, sealbox/node's NodeWorkerPool;
+// default 0, the calling thread), --json-only.
 import { cpus, loadavg } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -23,6 +24,7 @@ import { uploadEncrypted } from '../src/sdk/storage/upload.js';
 import type { MultipartTarget as Target } from '../src/sdk/storage/target.js';
 import { s3Storage } from '../src/node/storage/s3.js';
 import { useNodeCrypto } from '../src/node/crypto/index.js';
+import { NodeWorkerPool } from '../src/node/workers/pool.js';
 
 const MiB = 1024 * 1024;
 const option = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -35,6 +37,10 @@ const TARGET_RATIO = 0.8;
 const jsonOnly = process.argv.includes('--json-only');
 const AES = process.argv.includes('--webcrypto') ? 'webcrypto' : 'node:crypto';
 if (AES === 'node:crypto') useNodeCrypto();
+const WORKERS = Number(option('workers') ?? 0);
+/** The engine the encrypted uploads seal on: worker_threads, or the calling thread (undefined). */
+const pool = WORKERS > 0 ? new NodeWorkerPool({ size: WORKERS }) : undefined;
+const engineOption = pool ? { workers: pool } : {};
 const say = (line: string) => {
   if (!jsonOnly) console.log(line);
 };
@@ -111,7 +117,7 @@ function generated(size: number): ReadableStream<Uint8Array> {
   });
 }
 
-say(`bench:upload  ${SIZE / MiB} MiB, parts of ${PART / MiB} MiB, chunks of ${CHUNK / 1024} KiB, ${CONCURRENCY} in flight, ${REPS} runs each (interleaved), AES-GCM by ${AES}, RGW at ${service.endpoint}`);
+say(`bench:upload  ${SIZE / MiB} MiB, parts of ${PART / MiB} MiB, chunks of ${CHUNK / 1024} KiB, ${CONCURRENCY} in flight, ${REPS} runs each (interleaved), AES-GCM by ${AES}${pool ? ` on ${WORKERS} worker threads` : ''}, RGW at ${service.endpoint}`);
 const runs: { plain: number[]; encrypted: number[]; sealOnly: number[]; rss: { peak: number; before: number }[]; plainRss: { peak: number; before: number }[] } = {
   plain: [],
   encrypted: [],
@@ -134,7 +140,7 @@ try {
         const { peak, before } = await peakRss(() => uploadPlain(blob, target));
         runs.plainRss.push({ peak, before });
       } else {
-        const { peak, before } = await peakRss(() => uploadEncrypted(blob, { keyring, target, partSize: PART, concurrency: CONCURRENCY, chunkSize: CHUNK }));
+        const { peak, before } = await peakRss(() => uploadEncrypted(blob, { keyring, target, partSize: PART, concurrency: CONCURRENCY, chunkSize: CHUNK, ...engineOption }));
         runs.rss.push({ peak, before });
       }
       const seconds = (performance.now() - t0) / 1000;
@@ -145,7 +151,7 @@ try {
     }
     // The same encryption with no upload at all: what the CPU gives encryption alone.
     const t0 = performance.now();
-    await uploadEncrypted(blob, { keyring, target: discard(), partSize: PART, concurrency: CONCURRENCY, chunkSize: CHUNK });
+    await uploadEncrypted(blob, { keyring, target: discard(), partSize: PART, concurrency: CONCURRENCY, chunkSize: CHUNK, ...engineOption });
     const sealMBps = SIZE / 1e6 / ((performance.now() - t0) / 1000);
     runs.sealOnly.push(sealMBps);
     say(`  seal only run ${rep + 1}: ${sealMBps.toFixed(1)} MB/s (uploadEncrypted into a target that drops the parts)`);
@@ -154,12 +160,13 @@ try {
   gc();
   const t0 = performance.now();
   const measured = await peakRss(() =>
-    uploadEncrypted(generated(SIZE), { keyring, target: s3MultipartTarget(storage.callbacks('stream')), partSize: PART, concurrency: CONCURRENCY, chunkSize: CHUNK }),
+    uploadEncrypted(generated(SIZE), { keyring, target: s3MultipartTarget(storage.callbacks('stream')), partSize: PART, concurrency: CONCURRENCY, chunkSize: CHUNK, ...engineOption }),
   );
   stream = { peak: measured.peak, before: measured.before, mbps: SIZE / 1e6 / ((performance.now() - t0) / 1000) };
   say(`  encrypted from a generated stream: ${stream.mbps.toFixed(1)} MB/s`);
   await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: 'stream' }));
 } finally {
+  pool?.terminate();
   storage.close();
   client.destroy();
   await service.stop();
@@ -200,6 +207,7 @@ console.log(
       partBytes: PART,
       chunkBytes: CHUNK,
       aesGcm: AES,
+      workers: WORKERS,
       concurrency: CONCURRENCY,
       reps: REPS,
       plainMBps: runs.plain,

@@ -1,8 +1,9 @@
 // The Worker engine outside browsers: `encrypt`/`decrypt` of 64 MiB at 16 KiB chunks in this thread
-// and with a SealboxWorkerPool of 2, alternating, best of 3, on the built dist/. Deno and Bun have
-// Web Workers (module workers, CryptoKeys structured-cloned), so the pool runs there; Node has no
-// `Worker` global, so `workers` runs in-thread there and this prints that. Plain JS, so each runtime
-// runs the same file:
+// and with a pool of 2, alternating, best of 3, on the built dist/. Deno and Bun have Web Workers
+// (module workers, CryptoKeys structured-cloned), so SealboxWorkerPool runs there; Node has no
+// `Worker` global, so there the pool is sealbox/node's NodeWorkerPool (worker_threads, node:crypto
+// inside), and Node also gets a row for node:crypto in this thread (useNodeCrypto), the fair
+// single-thread baseline for it. Plain JS, so each runtime runs the same file:
 //
 //   npm run build
 //   node scripts/bench/workers-runtimes.mjs
@@ -14,6 +15,8 @@
 const dist = new URL('../../dist/', import.meta.url);
 const { encrypt, decrypt, RawAesKeyring } = await import(new URL('index.js', dist).href);
 const { SealboxWorkerPool } = await import(new URL('sdk/workers/pool.js', dist).href);
+const isNode = typeof Deno === 'undefined' && typeof Bun === 'undefined';
+const nodeSpeedups = isNode ? await import(new URL('node/crypto/index.js', dist).href) : undefined;
 
 const runtime = typeof Deno !== 'undefined' ? `deno ${Deno.version.deno}` : typeof Bun !== 'undefined' ? `bun ${Bun.version}` : `node ${process.version}`;
 const MiB = 1024 * 1024;
@@ -26,7 +29,7 @@ for (let at = 0; at < total; at += 65536) crypto.getRandomValues(data.subarray(a
 let pool;
 let poolError;
 try {
-  pool = new SealboxWorkerPool({ size: 2 });
+  pool = nodeSpeedups ? new nodeSpeedups.NodeWorkerPool({ size: 2 }) : new SealboxWorkerPool({ size: 2 });
 } catch (error) {
   poolError = error.message;
   console.log(`${runtime}: no pool (${poolError}); workers: 2 runs in this thread here`);
@@ -47,6 +50,12 @@ const workers = pool ?? 2;
 await decrypt(await encrypt(data.subarray(0, 8 * MiB), { keyring, workers }), { keyring, workers });
 for (let rep = 0; rep < reps; rep++) {
   await time('encrypt in-thread', () => encrypt(data, { keyring }));
+  if (nodeSpeedups) {
+    nodeSpeedups.useNodeCrypto();
+    await time('encrypt node:crypto', () => encrypt(data, { keyring }));
+    await time('decrypt node:crypto', () => decrypt(envelope, { keyring }));
+    nodeSpeedups.useNodeCrypto(false);
+  }
   await time('encrypt workers:2', async () => {
     const sealed = await encrypt(data, { keyring, workers });
     if (sealed.length !== envelope.length) throw new Error('the Workers sealed another length');
@@ -70,5 +79,11 @@ console.log(
     bestMBps: best,
     encryptWorkersOverInThread: ratio('encrypt workers:2', 'encrypt in-thread'),
     decryptWorkersOverInThread: ratio('decrypt workers:2', 'decrypt in-thread'),
+    ...(nodeSpeedups
+      ? {
+          encryptWorkersOverNodeCrypto: ratio('encrypt workers:2', 'encrypt node:crypto'),
+          decryptWorkersOverNodeCrypto: ratio('decrypt workers:2', 'decrypt node:crypto'),
+        }
+      : {}),
   }),
 );

@@ -151,13 +151,28 @@ test('every export resolves without a bundler: Node and Bun by package name, Den
 test('every Node-only export ("sealbox/kms", "sealbox/node") imports by package name in Node and exports what it documents', async () => {
   const entries = nodeOnlySubpaths();
   assert.deepEqual(entries.map(([subpath]) => subpath), ['./kms', './node']);
-  const documented: Record<string, string[]> = { kms: ['createLocalKms', 'startLocalKmsServer'], node: ['useNodeCrypto'] };
+  const documented: Record<string, string[]> = { kms: ['createLocalKms', 'startLocalKmsServer'], node: ['NodeWorkerPool', 'useNodeCrypto', 'useNodeWorkers'] };
   for (const [subpath, expected] of Object.entries(documented)) {
     const script = `const m = await import('${pkg.name}/${subpath}'); console.log('RESULT ' + JSON.stringify(Object.keys(m).sort()));`;
     const { stdout } = await exec(process.execPath, ['--input-type=module', '-e', script], { cwd: consumer });
     const names = JSON.parse(stdout.split('\n').find((l) => l.startsWith('RESULT '))!.slice('RESULT '.length)) as string[];
     for (const name of expected) assert.ok(names.includes(name), `sealbox/${subpath} lacks ${name}`);
   }
+});
+
+test('sealbox/node: a NodeWorkerPool from the installed package starts its worker_threads script (dist/node/workers/chunk-worker.js) and seals', async () => {
+  const script = [
+    `const { NodeWorkerPool } = await import('${pkg.name}/node');`,
+    `const { encrypt, decrypt, RawAesKeyring } = await import('${pkg.name}');`,
+    `const keyring = new RawAesKeyring({ keyName: 'k', key: new Uint8Array(32).fill(1) });`,
+    `const pool = new NodeWorkerPool({ size: 1 });`,
+    `const envelope = await encrypt(new Uint8Array(3 << 20).fill(7), { keyring, workers: pool });`,
+    `const { plaintext } = await decrypt(envelope, { keyring, workers: pool });`,
+    `pool.terminate();`,
+    `console.log('RESULT ' + plaintext.length + ' ' + plaintext.every((b) => b === 7));`,
+  ].join('\n');
+  const { stdout } = await exec(process.execPath, ['--input-type=module', '-e', script], { cwd: consumer });
+  assert.match(stdout, /^RESULT 3145728 true$/m);
 });
 
 test('every export bundled for browsers with rollup: no Node built-in, nothing unresolved', async (t) => {

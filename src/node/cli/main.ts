@@ -2,7 +2,7 @@
  * `sealbox <command> [options]`. Each command lives in its own module, loaded on demand, and
  * exports `run(argv): Promise<number>` returning the process exit code.
  */
-import { useNodeCrypto } from '../crypto/index.js';
+import { useNodeCrypto, useNodeWorkers } from '../crypto/index.js';
 import { EXIT } from './exit.js';
 
 export { EXIT };
@@ -47,8 +47,10 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`sealbox: unknown command '${name}'\n\n${usage()}`);
     return EXIT.USAGE;
   }
-  // Chunks through node:crypto in this thread (sealbox/node): the same bytes, less CPU per byte.
+  // Chunks through node:crypto (sealbox/node): the same bytes, less CPU per byte; and `workers`
+  // on worker_threads, which S3 uploads use so that sealing does not hold up their HTTP.
   useNodeCrypto();
+  useNodeWorkers();
   const module = await command.load();
   return module.run(rest);
 }

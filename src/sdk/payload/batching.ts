@@ -38,8 +38,9 @@ export interface WorkerOptions {
   /**
    * Seal/open chunks in dedicated Workers: a number of Workers, `'auto'` (one per core, 1 to 4), or a
    * shared `SealboxWorkerPool` from `sealbox/workers`. A number or `'auto'` starts Workers for this
-   * operation and ends them after it. Where Workers are missing (Node, workerd) or the keys are not
-   * WebCrypto keys, chunks run in this thread as without the option; the bytes are the same.
+   * operation and ends them after it. Where Workers are missing (workerd; Node unless
+   * `useNodeWorkers()` from `sealbox/node` was called) or the keys are not WebCrypto keys, chunks
+   * run in this thread as without the option; the bytes are the same.
    */
   workers?: number | 'auto' | ChunkEngine;
   /** Where the worker script is (default: `sealbox-worker.js` beside the `sealbox/workers` module). */
@@ -64,6 +65,23 @@ export interface ResolvedEngine {
 
 export function hasWorkers(): boolean {
   return typeof Worker === 'function' && typeof navigator !== 'undefined' && navigator.userAgent !== 'Cloudflare-Workers';
+}
+
+/** Starts an engine of threads of the runtime's own kind, for `workers: n | 'auto'` where the Web's Worker is missing. */
+export type ThreadEngineFactory = (size: number | 'auto') => ChunkEngine & { terminate(): void };
+
+let threadEngineFactory: ThreadEngineFactory | undefined;
+
+/** Installs (or with `undefined` removes) the factory; `sealbox/node`'s `useNodeWorkers()` installs worker_threads'. */
+export function installThreadEngine(factory: ThreadEngineFactory | undefined): void {
+  threadEngineFactory = factory;
+}
+
+/** An engine of `size` threads started by the installed factory, or undefined (then chunks run in this thread). */
+export function startThreadEngine(size: number | 'auto'): ResolvedEngine | undefined {
+  if (!threadEngineFactory) return undefined;
+  const engine = threadEngineFactory(size);
+  return { engine, release: () => engine.terminate() };
 }
 
 export function checkWorkerOptions(options: WorkerOptions | undefined): void {

@@ -13,7 +13,7 @@ import { type HeaderInfo, headerInfo, parseEnvelopeHeader, pendingHeader, readPr
 import { type DecryptOptions, type EncryptOptions, startDecryption, startEncryption } from '../envelope/session.js';
 import { COBBLESTONE_HEADER_BYTES, type MessageKeys, TAG_BYTES, layoutFromCiphertextLength } from '../payload/cobblestone.js';
 import { runBatchOn } from '../payload/batch.js';
-import { BATCHES_PER_WORKER, type ChunkBatch, type ChunkEngine, type ResolvedEngine, batchChunks, hasWorkers } from '../payload/batching.js';
+import { BATCHES_PER_WORKER, type ChunkBatch, type ChunkEngine, type ResolvedEngine, batchChunks, hasWorkers, startThreadEngine } from '../payload/batching.js';
 import { SealboxWorkerPool } from './worker-pool.js';
 import { OrderedWindow } from '../payload/parallel.js';
 
@@ -98,7 +98,7 @@ function engineFor(options: EncryptOptions | DecryptOptions, keys: MessageKeys):
   if (workers !== 'auto' && !(Number.isSafeInteger(workers) && (workers as number) > 0)) {
     throw new SealboxError('ERR_INVALID_ARGUMENT', "workers must be a positive integer, 'auto' or a SealboxWorkerPool");
   }
-  if (!hasWorkers()) return none;
+  if (!hasWorkers()) return startThreadEngine(workers as number | 'auto') ?? none;
   const pool = new SealboxWorkerPool({ size: workers as number | 'auto', ...(options.workerUrl ? { workerUrl: options.workerUrl } : {}) });
   return { engine: pool, release: () => pool.terminate() };
 }

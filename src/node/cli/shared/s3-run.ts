@@ -67,6 +67,8 @@ export async function encryptToS3(options: EncryptToS3): Promise<UploadResult> {
       keyring: options.keyring,
       target: s3MultipartTarget(storage.callbacks(options.location.key)),
       signal: stop.signal,
+      // Parts sealed on worker_threads (main.ts calls useNodeWorkers), so this thread keeps the HTTP moving.
+      workers: 'auto',
       ...(options.context ? { context: options.context } : {}),
       ...(options.chunkSize ? { chunkSize: options.chunkSize } : {}),
       ...(options.partSize ? { partSize: options.partSize } : {}),
