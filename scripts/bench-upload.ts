@@ -11,8 +11,9 @@
 // --reps=N (runs of each, best counts; default 3), --chunk=KiB (the envelope's chunk size, default
 // 16, the standard; 64 … 4096 is the bulk option, fewer WebCrypto calls per byte), --webcrypto
 // (leave the chunks to WebCrypto; by default the bench runs as the CLI does, with sealbox/node's
-// useNodeCrypto()), --workers=N (seal the parts on N worker_threads, sealbox/node's NodeWorkerPool;
-// default 0, the calling thread), --json-only.
+// useNodeCrypto()), --workers=N|auto (seal the parts on a NodeWorkerPool of N worker_threads from
+// sealbox/node; default auto, one per core up to 4, as the CLI's --to s3:// does; 0: in the
+// calling thread), --json-only.
 import { cpus, loadavg } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -37,9 +38,10 @@ const TARGET_RATIO = 0.8;
 const jsonOnly = process.argv.includes('--json-only');
 const AES = process.argv.includes('--webcrypto') ? 'webcrypto' : 'node:crypto';
 if (AES === 'node:crypto') useNodeCrypto();
-const WORKERS = Number(option('workers') ?? 0);
+const workersOption = option('workers') ?? 'auto';
 /** The engine the encrypted uploads seal on: worker_threads, or the calling thread (undefined). */
-const pool = WORKERS > 0 ? new NodeWorkerPool({ size: WORKERS }) : undefined;
+const pool = workersOption === '0' ? undefined : new NodeWorkerPool({ size: workersOption === 'auto' ? 'auto' : Number(workersOption) });
+const WORKERS = pool?.size ?? 0;
 const engineOption = pool ? { workers: pool } : {};
 const say = (line: string) => {
   if (!jsonOnly) console.log(line);

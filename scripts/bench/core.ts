@@ -34,6 +34,8 @@ export interface Row {
   workersEncryptMBps?: number;
   workersDecryptMBps?: number;
   longTasks?: number;
+  /** Each of those long tasks: in which timed run ('encrypt' or 'decrypt', run number), when (ms into it) and how long. */
+  longTaskDetails?: { run: string; atMs: number; durationMs: number }[];
   workersTotal?: number;
 }
 
@@ -367,18 +369,21 @@ export async function workersThroughput(
   lib: Lib,
   workers: WorkersLib,
   { total, size, reps, chunkSize = 16384 }: { total: number; size: number; reps: number; chunkSize?: number },
-): Promise<Pick<Row, 'workers' | 'workersEncryptMBps' | 'workersDecryptMBps' | 'longTasks' | 'workersTotal' | 'blobReadMBps'>> {
+): Promise<Pick<Row, 'workers' | 'workersEncryptMBps' | 'workersDecryptMBps' | 'longTasks' | 'longTaskDetails' | 'workersTotal' | 'blobReadMBps'>> {
   const MiB = 1024 * 1024;
   const pattern = new Uint8Array(MiB);
   for (let at = 0; at < MiB; at += 65536) crypto.getRandomValues(pattern.subarray(at, at + 65536));
   const blob = new Blob(Array.from({ length: Math.ceil(total / MiB) }, () => pattern)).slice(0, total);
   const pool = new workers.SealboxWorkerPool({ size });
-  const timed: [number, number][] = [];
-  let longTasks = 0;
+  const timed: [number, number, string][] = [];
+  const longTaskDetails: { run: string; atMs: number; durationMs: number }[] = [];
   let observer: PerformanceObserver | undefined;
   try {
     observer = new PerformanceObserver((list) => {
-      for (const entry of list.getEntries()) if (timed.some(([from, to]) => entry.startTime >= from && entry.startTime <= to)) longTasks++;
+      for (const entry of list.getEntries()) {
+        const run = timed.find(([from, to]) => entry.startTime >= from && entry.startTime <= to);
+        if (run) longTaskDetails.push({ run: run[2], atMs: Math.round(entry.startTime - run[0]), durationMs: Math.round(entry.duration) });
+      }
     });
     observer.observe({ type: 'longtask' });
   } catch {
@@ -420,20 +425,20 @@ export async function workersThroughput(
       start = performance.now();
       const sealed = await read(workers.encryptBlob(blob, { keyring: ring, chunkSize, workers: pool }), true);
       let end = performance.now();
-      timed.push([start, end]);
+      timed.push([start, end, `encrypt ${rep + 1}`]);
       bestEnc = Math.min(bestEnc, (end - start) / 1000);
       const envelope = new Blob(sealed.parts as Uint8Array<ArrayBuffer>[]);
       sealed.parts.length = 0;
       start = performance.now();
       const opened = await read(workers.decryptBlob(envelope, { keyring: ring, workers: pool }).readable, false);
       end = performance.now();
-      timed.push([start, end]);
+      timed.push([start, end, `decrypt ${rep + 1}`]);
       if (opened.bytes !== total) throw new Error(`decryptBlob gave ${opened.bytes} of ${total} bytes`);
       bestDec = Math.min(bestDec, (end - start) / 1000);
     }
     // Long-task entries arrive after the task: give the observer a moment.
     await new Promise((resolve) => setTimeout(resolve, 200));
-    return { workers: size, workersEncryptMBps: total / 1e6 / bestEnc, workersDecryptMBps: total / 1e6 / bestDec, longTasks, workersTotal: total, blobReadMBps: total / 1e6 / bestRead };
+    return { workers: size, workersEncryptMBps: total / 1e6 / bestEnc, workersDecryptMBps: total / 1e6 / bestDec, longTasks: longTaskDetails.length, longTaskDetails, workersTotal: total, blobReadMBps: total / 1e6 / bestRead };
   } finally {
     observer?.disconnect();
     pool.terminate();
