@@ -6,6 +6,7 @@
  */
 import { DecryptStream, EncryptStream, decrypt, encrypt } from '../../src/index.js';
 import type { ChunkEngine } from '../../src/sdk/payload/engine.js';
+import { BLOB_BATCH_BYTES } from '../../src/sdk/payload/batching.js';
 import { decryptBlob, encryptBlob } from '../../src/sdk/workers/blob.js';
 import { type TestCase, bytesEqual, equal, ok, pattern, rejectsWith } from './harness.js';
 import { C, SALT, SEALED, collect, cut, fixedKeyring, readUntilError } from './streams.js';
@@ -67,6 +68,20 @@ export function workerCases(env: () => WorkerEnv): TestCase[] {
           equal((await blob.header).chunkSize, C);
           const sealed = await encrypt(plaintext, { keyring, workers: engine });
           bytesEqual((await decrypt(sealed, { keyring })).plaintext, plaintext, `in-thread decrypt of worker output ${size}`);
+        }
+      },
+    },
+    {
+      name: 'workers: encryptBlob/decryptBlob across their 4 MiB Blob batches (read through stream() in the Worker) match encrypt/decrypt',
+      async run() {
+        const { engine } = env();
+        const batch = BLOB_BATCH_BYTES / C;
+        for (const size of [batch * C - 1, batch * C, batch * C + 1, 2 * batch * C + 12345]) {
+          const plaintext = pattern(size, size + 3);
+          const expected = await encrypt(plaintext, opts);
+          const sealed = await collect(encryptBlob(new Blob([plaintext as Uint8Array<ArrayBuffer>]), { ...opts, workers: engine }));
+          bytesEqual(sealed, expected, `encryptBlob ${size}`);
+          bytesEqual(await collect(decryptBlob(new Blob([sealed as Uint8Array<ArrayBuffer>]), { keyring, workers: engine }).readable), plaintext, `decryptBlob ${size}`);
         }
       },
     },

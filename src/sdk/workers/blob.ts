@@ -13,7 +13,7 @@ import { type HeaderInfo, headerInfo, parseEnvelopeHeader, pendingHeader, readPr
 import { type DecryptOptions, type EncryptOptions, startDecryption, startEncryption } from '../envelope/session.js';
 import { COBBLESTONE_HEADER_BYTES, type MessageKeys, TAG_BYTES, layoutFromCiphertextLength } from '../payload/cobblestone.js';
 import { runBatchOn } from '../payload/batch.js';
-import { BATCHES_PER_WORKER, type ChunkBatch, type ChunkEngine, type ResolvedEngine, batchChunks, hasWorkers, startThreadEngine } from '../payload/batching.js';
+import { BATCHES_PER_WORKER, BLOB_BATCH_BYTES, type ChunkBatch, type ChunkEngine, type ResolvedEngine, batchChunks, hasWorkers, startThreadEngine } from '../payload/batching.js';
 import { SealboxWorkerPool } from './worker-pool.js';
 import { OrderedWindow } from '../payload/parallel.js';
 
@@ -122,7 +122,7 @@ export function encryptBlob(blob: Blob, options: EncryptBlobOptions): ReadableSt
   return batchedStream(async () => {
     const session = await startEncryption({ ...options, plaintextLength: blob.size });
     const { chunkSize, keys } = session;
-    const perBatch = batchChunks(chunkSize);
+    const perBatch = batchChunks(chunkSize, BLOB_BATCH_BYTES);
     const chunkCount = Math.floor(blob.size / chunkSize) + 1;
     const batches = Math.ceil(chunkCount / perBatch);
     return {
@@ -179,7 +179,7 @@ export function decryptBlob(blob: Blob, options: DecryptBlobOptions): DecryptedB
       const layout = layoutFromCiphertextLength(blob.size - parsed.headerLength, chunkSize);
       const keys = await startDecryption(parsed, head.subarray(parsed.headerLength), options);
       resolveHeader(headerInfo(parsed));
-      const perBatch = batchChunks(chunkSize);
+      const perBatch = batchChunks(chunkSize, BLOB_BATCH_BYTES);
       const sealed = chunkSize + TAG_BYTES;
       const body = parsed.headerLength + COBBLESTONE_HEADER_BYTES;
       const batches = Math.ceil(layout.chunkCount / perBatch);
