@@ -19,30 +19,36 @@ export function runChunkCount(plaintextLength: number, chunkSize: number, final:
   return Math.floor(plaintextLength / chunkSize) + (final ? 1 : 0);
 }
 
+/** A run's plaintext: bytes, or a range of a Blob that an engine's Workers read themselves. */
+export type RunPlaintext = Uint8Array | { blob: Blob; start: number; end: number };
+
 /**
  * Seals `plaintext` as chunks `first`, `first + 1`, … into `out` from `offset`. Unless `final`,
  * the plaintext must be whole chunks; with `final`, the run ends with the message's final chunk
  * (shorter than `chunkSize`, possibly empty). `out` needs `sealedRunLength(…)` bytes from `offset`.
- * With an `engine` (Workers), the chunks go to it in batches, a few in flight per Worker.
+ * With an `engine` (Workers), the chunks go to it in batches, a few in flight per Worker; a Blob
+ * range then never passes through this thread (each Worker reads its batch's slice).
  */
 export async function sealRun(
   keys: MessageKeys,
   chunkSize: number,
   first: number,
-  plaintext: Uint8Array,
+  source: RunPlaintext,
   final: boolean,
   out: Uint8Array,
   offset: number,
   engine?: ChunkEngine,
 ): Promise<void> {
-  if (!final && plaintext.length % chunkSize !== 0) {
+  const length = source instanceof Uint8Array ? source.length : source.end - source.start;
+  if (!final && length % chunkSize !== 0) {
     throw new SealboxError('ERR_INVALID_ARGUMENT', 'a run of chunks that does not end the message must be whole chunks');
   }
-  const count = runChunkCount(plaintext.length, chunkSize, final);
-  if (offset + sealedRunLength(plaintext.length, chunkSize, final) > out.length) {
+  const count = runChunkCount(length, chunkSize, final);
+  if (offset + sealedRunLength(length, chunkSize, final) > out.length) {
     throw new SealboxError('ERR_INVALID_ARGUMENT', 'the output buffer is too small for the sealed chunks');
   }
-  if (engine) return sealBatches(engine, keys, chunkSize, first, plaintext, final, out, offset, count);
+  if (engine) return sealBatches(engine, keys, chunkSize, first, source, length, final, out, offset, count);
+  const plaintext = source instanceof Uint8Array ? source : new Uint8Array(await source.blob.slice(source.start, source.end).arrayBuffer());
   await forEachIndex(count, chunksInFlight(chunkSize), async (i) => {
     const start = i * chunkSize;
     const sealed = await sealChunk(keys, first + i, plaintext.subarray(start, Math.min(start + chunkSize, plaintext.length)));
@@ -51,18 +57,35 @@ export async function sealRun(
 }
 
 /** `sealRun` through an engine: the run cut into batches of whole chunks (the last may end the message). */
-async function sealBatches(engine: ChunkEngine, keys: MessageKeys, chunkSize: number, first: number, plaintext: Uint8Array, final: boolean, out: Uint8Array, offset: number, count: number): Promise<void> {
+async function sealBatches(
+  engine: ChunkEngine,
+  keys: MessageKeys,
+  chunkSize: number,
+  first: number,
+  source: RunPlaintext,
+  length: number,
+  final: boolean,
+  out: Uint8Array,
+  offset: number,
+  count: number,
+): Promise<void> {
   const sealed = chunkSize + TAG_BYTES;
   const perBatch = batchChunks(chunkSize);
   const batches = Math.ceil(count / perBatch);
   await forEachIndex(batches, Math.max(2, engine.size * BATCHES_PER_WORKER), async (b) => {
     const last = b === batches - 1;
     const start = b * perBatch * chunkSize;
-    const end = last ? plaintext.length : start + perBatch * chunkSize;
-    // A copy the engine owns (it may transfer it), with room for the tags so it can seal in place.
-    const data = new Uint8Array(new ArrayBuffer((perBatch + 1) * sealed), 0, end - start);
-    data.set(plaintext.subarray(start, end));
-    const result = await engine.run({ op: 'seal', keys, chunkSize, first: first + b * perBatch, data, final: final && last });
+    const end = last ? length : start + perBatch * chunkSize;
+    const batch = { op: 'seal' as const, keys, chunkSize, first: first + b * perBatch, final: final && last };
+    let result: Uint8Array;
+    if (source instanceof Uint8Array) {
+      // A copy the engine owns (it may transfer it), with room for the tags so it can seal in place.
+      const data = new Uint8Array(new ArrayBuffer((perBatch + 1) * sealed), 0, end - start);
+      data.set(source.subarray(start, end));
+      result = await engine.run({ ...batch, data });
+    } else {
+      result = await engine.run({ ...batch, blob: { blob: source.blob, start: source.start + start, end: source.start + end } });
+    }
     out.set(result, offset + b * perBatch * sealed);
   });
 }

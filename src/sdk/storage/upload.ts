@@ -93,6 +93,8 @@ export interface UploadResult {
 /** Plaintext in parts, read in increasing order. */
 interface PartSource {
   size: number | undefined;
+  /** The source itself when it is a Blob: an engine's Workers then read their own slices of it. */
+  blob?: Blob;
   /** Up to `length` bytes from `start` (fewer only at the end); `need: false` may skip reading and return only the length. */
   read(start: number, length: number, need: boolean): Promise<{ length: number; bytes?: Uint8Array }>;
   close(): void;
@@ -101,6 +103,7 @@ interface PartSource {
 function blobSource(blob: Blob): PartSource {
   return {
     size: blob.size,
+    blob,
     async read(start, length, need) {
       const end = Math.min(blob.size, start + length);
       if (!need) return { length: Math.max(0, end - start) };
@@ -312,7 +315,9 @@ async function transfer(plan: Plan): Promise<UploadResult> {
       }
       const start = (partNumber - 1) * partBytes;
       const landed = plan.landed.get(partNumber);
-      const read = await source.read(start, partBytes, !landed);
+      // With Workers and a Blob, the Workers read the part's slices: this thread only learns its length.
+      const direct = plan.engine !== undefined && source.blob !== undefined;
+      const read = await source.read(start, partBytes, !landed && !direct);
       const final = read.length < partBytes;
       const offset = partNumber === 1 ? head.length : 0;
       const length = offset + sealedRunLength(read.length, chunkSize, final);
@@ -322,13 +327,14 @@ async function transfer(plan: Plan): Promise<UploadResult> {
         plaintextDone += read.length;
         progress();
       } else {
-        if (landed && !read.bytes) {
+        if (landed && !read.bytes && !direct) {
           // A Blob part that landed with another length: re-read it and upload it again.
           Object.assign(read, await source.read(start, partBytes, true));
         }
         const body = new Uint8Array(length);
         if (partNumber === 1) body.set(head);
-        await sealRun(keys, chunkSize, (partNumber - 1) * partChunks, read.bytes!, final, body, offset, plan.engine?.engine);
+        const plaintext = direct ? { blob: source.blob!, start, end: start + read.length } : read.bytes!;
+        await sealRun(keys, chunkSize, (partNumber - 1) * partChunks, plaintext, final, body, offset, plan.engine?.engine);
         read.bytes = undefined;
         while (inFlight.size >= limits.concurrency && !failure) await Promise.race(inFlight);
         if (failure) break;

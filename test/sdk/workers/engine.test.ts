@@ -43,10 +43,13 @@ function memoryTarget() {
 }
 
 let batches = 0;
+/** Batches that named a Blob range (the engine read it) rather than carrying bytes. */
+let blobBatches = 0;
 const engine: ChunkEngine = {
   size: 2,
   async run(batch: ChunkBatch) {
     batches++;
+    if (batch.blob) blobBatches++;
     const input = batch.blob ? new Uint8Array(await batch.blob.blob.slice(batch.blob.start, batch.blob.end).arrayBuffer()) : batch.data!;
     // Like a transfer: the caller must not use the buffer any more.
     const copy = structuredClone(input, { transfer: [input.buffer] });
@@ -72,11 +75,20 @@ test('workers: uploadEncrypted and resumeUpload seal their parts through the eng
   const plaintext = pattern(10 * 1024 * 1024 + 12345, 5);
   const expected = await encrypt(plaintext, { keyring, salt: SALT });
   const before = batches;
+  const blobBefore = blobBatches;
   const whole = memoryTarget();
   await uploadEncrypted(new Blob([plaintext as Uint8Array<ArrayBuffer>]), { keyring, salt: SALT, target: whole.target, partSize: 5 * 1024 * 1024, workers: engine });
   assert.deepEqual(whole.object(), expected);
   // 10 MiB in 5 MiB parts: 2 parts of 5 batches and a last part of one, sealed as batches.
   assert.equal(batches - before, 11);
+  // From a Blob, every batch names its slice: the engine reads it, the calling thread never does.
+  assert.equal(blobBatches - blobBefore, 11);
+  // From a stream, the bytes come through this thread and go to the engine with the batches.
+  const streamed = memoryTarget();
+  const blobBeforeStream = blobBatches;
+  await uploadEncrypted(new Blob([plaintext as Uint8Array<ArrayBuffer>]).stream(), { keyring, salt: SALT, target: streamed.target, partSize: 5 * 1024 * 1024, workers: engine });
+  assert.deepEqual(streamed.object(), expected);
+  assert.equal(blobBatches, blobBeforeStream);
   // Resumed after the first part landed: the rest sealed through the engine as well.
   const resumed = memoryTarget();
   let head: Uint8Array | undefined;
