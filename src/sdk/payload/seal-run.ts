@@ -5,7 +5,7 @@
  * and `EncryptStream` put at the same offsets.
  */
 import { SealboxError } from '../errors.js';
-import { BATCHES_PER_WORKER, type ChunkEngine, batchChunks } from './batching.js';
+import { BATCHES_PER_WORKER, BLOB_BATCH_BYTES, type ChunkEngine, WORKER_BATCH_BYTES, batchChunks } from './batching.js';
 import { type MessageKeys, TAG_BYTES, sealChunk } from './cobblestone.js';
 import { chunksInFlight, forEachIndex } from './parallel.js';
 
@@ -70,7 +70,8 @@ async function sealBatches(
   count: number,
 ): Promise<void> {
   const sealed = chunkSize + TAG_BYTES;
-  const perBatch = batchChunks(chunkSize);
+  // A Blob range goes in the larger batches the Workers read best (BLOB_BATCH_BYTES).
+  const perBatch = batchChunks(chunkSize, source instanceof Uint8Array ? WORKER_BATCH_BYTES : BLOB_BATCH_BYTES);
   const batches = Math.ceil(count / perBatch);
   await forEachIndex(batches, Math.max(2, engine.size * BATCHES_PER_WORKER), async (b) => {
     const last = b === batches - 1;

@@ -3,7 +3,7 @@
  * per chunk leaves the page's thread, and `encryptBlob`/`decryptBlob`, where the Workers read their
  * own slices of a Blob or File.
  *
- * One message per batch (1 MiB of chunks by default); input and output buffers are transferred, never
+ * One message per batch (1 MiB of chunks; 4 MiB read from a Blob); input and output buffers are transferred, never
  * copied. The worker script is `sealbox-worker.js` beside this module (dist/browser/ for the browser
  * bundle, dist/sdk/workers/ for bundlers, which find it through `new URL(…, import.meta.url)`), or
  * the URL given as `workerUrl`. It is a module worker, so a CSP with `worker-src 'self'` (no `blob:`,
