@@ -34,6 +34,12 @@ export interface Row {
   workersEncryptMBps?: number;
   workersDecryptMBps?: number;
   longTasks?: number;
+  /**
+   * Chromium and Firefox: the peak growth of the page process's RSS (the page and its Workers)
+   * during the timed runs, over its RSS after the warm-up (read from /proc by the bench).
+   */
+  workersPageRssGrowthBytes?: number;
+  workersPageRssBaselineBytes?: number;
   /** Each of those long tasks: in which timed run ('encrypt' or 'decrypt', run number), when (ms into it) and how long. */
   longTaskDetails?: { run: string; atMs: number; durationMs: number }[];
   workersTotal?: number;
@@ -358,6 +364,10 @@ export async function throughput(
   return rows;
 }
 
+/** Console lines the page logs around the Worker engine's timed runs: the bench samples the page process's memory between them. */
+export const MEMORY_START = 'sealbox-bench: workers memory start';
+export const MEMORY_STOP = 'sealbox-bench: workers memory stop';
+
 /** What `sealbox/workers` exports (dist/browser/sealbox-workers.min.js in Chromium). */
 type WorkersLib = typeof import('../../src/sdk/workers/pool.js');
 
@@ -436,6 +446,7 @@ export async function workersThroughput(
     const envelope = new Blob(made.parts as Uint8Array<ArrayBuffer>[]);
     made.parts.length = 0;
     await new Promise((resolve) => setTimeout(resolve, 0));
+    console.log(MEMORY_START);
     for (let rep = 0; rep < reps; rep++) {
       let start = performance.now();
       await readBlob();
@@ -453,6 +464,7 @@ export async function workersThroughput(
       if (opened.bytes !== total) throw new Error(`decryptBlob gave ${opened.bytes} of ${total} bytes`);
       bestDec = Math.min(bestDec, (end - start) / 1000);
     }
+    console.log(MEMORY_STOP);
     // Long-task entries arrive after the task: give the observer a moment.
     await new Promise((resolve) => setTimeout(resolve, 200));
     return { workers: size, workersEncryptMBps: total / 1e6 / bestEnc, workersDecryptMBps: total / 1e6 / bestDec, longTasks: longTaskDetails.length, longTaskDetails, workersTotal: total, blobReadMBps: total / 1e6 / bestRead };

@@ -42,12 +42,12 @@ export function runtimeTable(results: RuntimeResult[], target: number): string[]
   }
   const workerRows = results.flatMap((r) => (r.rows ?? []).filter((row) => row.workers !== undefined).map((row) => ({ runtime: r.runtime, row })));
   if (workerRows.length > 0) {
-    lines.push('', '| runtime | workers | Blob | chunk | ceiling enc (1 thread) | workers enc MB/s | × ceiling | ceiling dec (1 thread) | workers dec MB/s | × ceiling | Blob read MB/s | long tasks |');
-    lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    lines.push('', '| runtime | workers | Blob | chunk | ceiling enc (1 thread) | workers enc MB/s | × ceiling | ceiling dec (1 thread) | workers dec MB/s | × ceiling | Blob read MB/s | long tasks | page RSS growth |');
+    lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const { runtime, row } of workerRows) {
       lines.push(
         `| ${runtime} | ${row.workers} | ${(row.workersTotal ?? 0) / 1048576} MiB | ${row.chunkSize / 1024} KiB | ${fmt(row.ceilingEncryptMBps)} | ${fmt(row.workersEncryptMBps ?? 0)} | ${fmt((row.workersEncryptMBps ?? 0) / row.ceilingEncryptMBps, 2)}× | ` +
-          `${fmt(row.ceilingDecryptMBps)} | ${fmt(row.workersDecryptMBps ?? 0)} | ${fmt((row.workersDecryptMBps ?? 0) / row.ceilingDecryptMBps, 2)}× | ${row.blobReadMBps === undefined ? 'n/a' : fmt(row.blobReadMBps)} | ${row.longTasks ?? 'n/a'} |`,
+          `${fmt(row.ceilingDecryptMBps)} | ${fmt(row.workersDecryptMBps ?? 0)} | ${fmt((row.workersDecryptMBps ?? 0) / row.ceilingDecryptMBps, 2)}× | ${row.blobReadMBps === undefined ? 'n/a' : fmt(row.blobReadMBps)} | ${row.longTasks ?? 'n/a'} | ${row.workersPageRssGrowthBytes === undefined ? 'n/a' : `${fmt(row.workersPageRssGrowthBytes / 1048576)} MiB`} |`,
       );
     }
   }
