@@ -56,3 +56,27 @@ async function settleInOrder(tasks: Promise<void>[]): Promise<void> {
   const results = await Promise.allSettled(tasks);
   for (const result of results) if (result.status === 'rejected') throw result.reason;
 }
+
+/**
+ * A Blob slice, read through `stream()` into one buffer. Chromium answers each `arrayBuffer()` with
+ * a fixed cost of milliseconds: 1 MiB slices read at 260–320 MB/s there, a stream at 800 MB/s.
+ * With `chunkSize`, the buffer has room for every chunk's tag behind the bytes, so the batch can be
+ * sealed in place. One reader for every Blob range the SDK reads (Workers, the in-thread path,
+ * headers).
+ */
+export async function readBlobRange(slice: { blob: Blob; start: number; end: number }, chunkSize = 0): Promise<Uint8Array<ArrayBuffer>> {
+  const length = slice.end - slice.start;
+  const room = chunkSize > 0 ? (Math.floor(length / chunkSize) + 1) * TAG_BYTES : 0;
+  const bytes = new Uint8Array(new ArrayBuffer(length + room), 0, length);
+  const reader = slice.blob.slice(slice.start, slice.end).stream().getReader();
+  let at = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (at + value.length > length) throw new SealboxError('ERR_UNSUPPORTED', 'the Blob gave more bytes than its slice holds');
+    bytes.set(value, at);
+    at += value.length;
+  }
+  if (at !== length) throw new SealboxError('ERR_TRUNCATED', `the Blob gave ${at} of the slice's ${length} bytes`);
+  return bytes;
+}

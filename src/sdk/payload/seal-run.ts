@@ -6,6 +6,7 @@
  */
 import { SealboxError } from '../errors.js';
 import { BATCHES_PER_WORKER, BLOB_BATCH_BYTES, type ChunkEngine, WORKER_BATCH_BYTES, batchChunks } from './batching.js';
+import { readBlobRange } from './batch.js';
 import { type MessageKeys, TAG_BYTES, sealChunk } from './cobblestone.js';
 import { chunksInFlight, forEachIndex } from './parallel.js';
 
@@ -48,7 +49,7 @@ export async function sealRun(
     throw new SealboxError('ERR_INVALID_ARGUMENT', 'the output buffer is too small for the sealed chunks');
   }
   if (engine) return sealBatches(engine, keys, chunkSize, first, source, length, final, out, offset, count);
-  const plaintext = source instanceof Uint8Array ? source : new Uint8Array(await source.blob.slice(source.start, source.end).arrayBuffer());
+  const plaintext = source instanceof Uint8Array ? source : await readBlobRange(source);
   await forEachIndex(count, chunksInFlight(chunkSize), async (i) => {
     const start = i * chunkSize;
     const sealed = await sealChunk(keys, first + i, plaintext.subarray(start, Math.min(start + chunkSize, plaintext.length)));

@@ -316,8 +316,8 @@ async function transfer(plan: Plan): Promise<UploadResult> {
       const start = (partNumber - 1) * partBytes;
       const landed = plan.landed.get(partNumber);
       // With Workers and a Blob, the Workers read the part's slices: this thread only learns its length.
-      const direct = plan.engine !== undefined && source.blob !== undefined;
-      const read = await source.read(start, partBytes, !landed && !direct);
+      const workersRead = plan.engine ? source.blob : undefined;
+      const read = await source.read(start, partBytes, !landed && !workersRead);
       const final = read.length < partBytes;
       const offset = partNumber === 1 ? head.length : 0;
       const length = offset + sealedRunLength(read.length, chunkSize, final);
@@ -327,13 +327,13 @@ async function transfer(plan: Plan): Promise<UploadResult> {
         plaintextDone += read.length;
         progress();
       } else {
-        if (landed && !read.bytes && !direct) {
+        if (landed && !read.bytes && !workersRead) {
           // A Blob part that landed with another length: re-read it and upload it again.
           Object.assign(read, await source.read(start, partBytes, true));
         }
         const body = new Uint8Array(length);
         if (partNumber === 1) body.set(head);
-        const plaintext = direct ? { blob: source.blob!, start, end: start + read.length } : read.bytes!;
+        const plaintext = workersRead ? { blob: workersRead, start, end: start + read.length } : read.bytes!;
         await sealRun(keys, chunkSize, (partNumber - 1) * partChunks, plaintext, final, body, offset, plan.engine?.engine);
         read.bytes = undefined;
         while (inFlight.size >= limits.concurrency && !failure) await Promise.race(inFlight);

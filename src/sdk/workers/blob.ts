@@ -12,7 +12,7 @@ import { resolveLimits, PREFIX_BYTES } from '../format/constants.js';
 import { type HeaderInfo, headerInfo, parseEnvelopeHeader, pendingHeader, readPrefix } from '../format/header.js';
 import { type DecryptOptions, type EncryptOptions, startDecryption, startEncryption } from '../envelope/session.js';
 import { COBBLESTONE_HEADER_BYTES, type MessageKeys, TAG_BYTES, layoutFromCiphertextLength } from '../payload/cobblestone.js';
-import { runBatchOn } from '../payload/batch.js';
+import { readBlobRange, runBatchOn } from '../payload/batch.js';
 import { BATCHES_PER_WORKER, BLOB_BATCH_BYTES, type ChunkBatch, type ChunkEngine, type ResolvedEngine, batchChunks, hasWorkers, startThreadEngine } from '../payload/batching.js';
 import { SealboxWorkerPool } from './worker-pool.js';
 import { OrderedWindow } from '../payload/parallel.js';
@@ -26,7 +26,7 @@ export interface DecryptBlobOptions extends DecryptOptions {}
 const inThread: ChunkEngine = {
   size: 1,
   async run(batch: ChunkBatch) {
-    const input = batch.blob ? new Uint8Array(await batch.blob.blob.slice(batch.blob.start, batch.blob.end).arrayBuffer()) : batch.data!;
+    const input = batch.blob ? await readBlobRange(batch.blob) : batch.data!;
     return runBatchOn(batch.op, batch.keys, batch.chunkSize, batch.first, input, batch.final);
   },
 };
@@ -145,9 +145,7 @@ export interface DecryptedBlobStream {
   header: Promise<HeaderInfo>;
 }
 
-async function readSlice(blob: Blob, start: number, end: number): Promise<Uint8Array> {
-  return new Uint8Array(await blob.slice(start, end).arrayBuffer());
-}
+const readSlice = (blob: Blob, start: number, end: number): Promise<Uint8Array> => readBlobRange({ blob, start, end });
 
 /**
  * Decrypts an envelope held in a Blob or File into a plaintext stream, with `workers` reading and

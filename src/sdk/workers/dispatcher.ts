@@ -36,7 +36,7 @@ interface Slot {
 }
 
 /** Checks a pool size: an integer from 1 to 64. */
-export function checkPoolSize(size: number): number {
+function checkPoolSize(size: number): number {
   if (!Number.isSafeInteger(size) || size < 1 || size > 64) throw new SealboxError('ERR_INVALID_ARGUMENT', 'size must be an integer from 1 to 64, or auto');
   return size;
 }
@@ -52,24 +52,25 @@ export class WorkerDispatcher implements ChunkEngine {
   constructor(size: number, spawn: (events: WorkerEvents) => WorkerHandle) {
     this.size = checkPoolSize(size);
     this.#slots = Array.from({ length: size }, () => {
-      const slot: Slot = { handle: undefined as unknown as WorkerHandle, pending: new Map(), keyId: 0 };
-      slot.handle = spawn({
+      const pending = new Map<number, Pending>();
+      // Events come from the Worker, never during spawn(): `handle` is set by then.
+      const handle: WorkerHandle = spawn({
         reply: (reply) => {
-          const pending = slot.pending.get(reply.id);
-          if (!pending) return;
-          slot.pending.delete(reply.id);
-          if (slot.pending.size === 0) slot.handle.busy?.(false);
-          if ('error' in reply) pending.reject(new SealboxError(reply.error.code as SealboxErrorCode, reply.error.message));
-          else pending.resolve(reply.bytes);
+          const waiting = pending.get(reply.id);
+          if (!waiting) return;
+          pending.delete(reply.id);
+          if (pending.size === 0) handle.busy?.(false);
+          if ('error' in reply) waiting.reject(new SealboxError(reply.error.code as SealboxErrorCode, reply.error.message));
+          else waiting.resolve(reply.bytes);
         },
         fail: (message) => {
           const error = new SealboxError('ERR_UNSUPPORTED', message);
-          for (const pending of slot.pending.values()) pending.reject(error);
-          slot.pending.clear();
-          slot.handle.busy?.(false);
+          for (const waiting of pending.values()) waiting.reject(error);
+          pending.clear();
+          handle.busy?.(false);
         },
       });
-      return slot;
+      return { handle, pending, keyId: 0 };
     });
   }
 
